@@ -1,0 +1,34 @@
+"""Backends of each kind, their registries, and the order services start in."""
+
+from platform_kit.registry import Registry
+from platform_kit.services._base import ProcessService, Service, ServiceStatus
+from platform_kit.services.broker import BROKERS, Broker
+from platform_kit.services.objectstore import OBJECT_STORES, ObjectStore
+from platform_kit.services.olap import OLAP, OLAP_ENGINES, OLAPQueryError
+from platform_kit.services.postgres import POSTGRES_BACKENDS, Postgres
+from platform_kit.services.spark import SPARK_BACKENDS, SparkBackend, check_java
+
+#: kind -> registry; also the start order (the broker stores its data in the object store)
+REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
+    "object_store": OBJECT_STORES,
+    "broker": BROKERS,
+    "postgres": POSTGRES_BACKENDS,
+    "olap": OLAP_ENGINES,
+    "spark": SPARK_BACKENDS,
+}
+KINDS: tuple[str, ...] = tuple(REGISTRIES)
+
+__all__ = [
+    "KINDS",
+    "OLAP",
+    "REGISTRIES",
+    "Broker",
+    "OLAPQueryError",
+    "ObjectStore",
+    "Postgres",
+    "ProcessService",
+    "Service",
+    "ServiceStatus",
+    "SparkBackend",
+    "check_java",
+]

@@ -1,0 +1,29 @@
+"""Test-wide isolation: a throwaway state dir for every run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Busy preferred ports fall back to free ones (strict_port: false), so a developer's
+# own `workbench up` (another state dir) never collides with a test run.
+_ISOLATION = {"SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point WORKBENCH_HOME at a fresh folder for the whole session."""
+    home = tmp_path_factory.mktemp("workbench-home")
+    saved = {key: os.environ.get(key) for key in [*_ISOLATION, "WORKBENCH_HOME", "WORKBENCH_PROFILE"]}
+    os.environ.update(_ISOLATION)
+    os.environ["WORKBENCH_HOME"] = str(home)
+    os.environ.pop("WORKBENCH_PROFILE", None)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
