@@ -218,7 +218,8 @@ def conform(table: str, data: dict[str, Any]) -> pd.DataFrame:
     """Build the DataFrame of ``table`` from column arrays, in schema order and dtypes.
 
     ``timestamp[us]`` columns are given as ``int64`` epoch microseconds or as
-    ``datetime64``; nullable integer columns may hold NaN/None for nulls.
+    ``datetime64``; nullable integer columns as floats with NaN for nulls (exact
+    below 2**53).
 
     Args:
         table: Table name.
@@ -241,6 +242,11 @@ def conform(table: str, data: dict[str, Any]) -> pd.DataFrame:
             columns[col.name] = pd.Series(arr.astype("datetime64[us]"), copy=False)
         elif col.type == STR:
             columns[col.name] = pd.Series(np.asarray(values, dtype=object), dtype=object)
+        elif col.type == INT and col.nullable:
+            arr = np.asarray(values, dtype=np.float64)  # NaN marks nulls
+            mask = np.isnan(arr)
+            ints = np.where(mask, 0, arr).astype(np.int64)
+            columns[col.name] = pd.Series(pd.arrays.IntegerArray(ints, mask), copy=False)
         else:
             columns[col.name] = pd.Series(values).astype(_pandas_dtype(col))
     return pd.DataFrame(columns)

@@ -189,7 +189,9 @@ def _summary(report: RunReport) -> str:
 
 def render_markdown(report: RunReport) -> str:
     """The report as a Markdown table."""
-    cell = lambda text: text.replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
     lines = [f"# Lab run {report.started_at}", "", _summary(report), "", "| " + " | ".join(_HEADER) + " |"]
     lines.append("|" + "---|" * len(_HEADER))
     lines.extend("| " + " | ".join(cell(v) for v in row) + " |" for row in _rows(report))

@@ -7,6 +7,7 @@ kernel is recorded with its cause and the run goes on to the next notebook.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,9 +15,9 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,13 @@ class NotebookJob:
         name: File-safe name used for the executed copy and the check log.
         notebook: The notebook to execute.
         cwd: Working folder of the kernel.
+        env: Extra environment variables for this notebook.
     """
 
     name: str
     notebook: Path
     cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def _utc_now() -> datetime:
@@ -80,7 +83,7 @@ def job_env(job: NotebookJob, run_dir: Path, profile: str, scale: str, seed: int
     """The environment a notebook's worker and kernel run with."""
     import platform_kit
 
-    env = dict(os.environ)
+    env = {**os.environ, **job.env}
     env["WORKBENCH_PROFILE"] = profile
     env["WORKBENCH__DATA__SCALE"] = scale
     env["WORKBENCH__DATA__SEED"] = str(seed)
@@ -96,7 +99,7 @@ def job_env(job: NotebookJob, run_dir: Path, profile: str, scale: str, seed: int
 
 def _worker_limit(notebook: Path, timeout_per_cell: float) -> float:
     code_cells = sum(c.cell_type == "code" for c in read_notebook(notebook).cells)
-    return (code_cells + 1) * timeout_per_cell + _WORKER_SLACK_S
+    return float((code_cells + 1) * timeout_per_cell + _WORKER_SLACK_S)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -187,7 +190,8 @@ def run_notebooks(
     run_dir.mkdir(parents=True, exist_ok=True)
     report = RunReport(run_dir=run_dir, started_at=_utc_now().isoformat(timespec="seconds"),
                        profile=profile, scale=scale, seed=seed, learner=learner)
-    kwargs = {"profile": profile, "scale": scale, "seed": seed, "timeout_per_cell": timeout_per_cell}
+    execute = functools.partial(execute_job, run_dir=run_dir, profile=profile, scale=scale, seed=seed,
+                                timeout_per_cell=timeout_per_cell)
     results: dict[str, LabResult] = {}
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -198,7 +202,7 @@ def run_notebooks(
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
         task = bar.add_task(f"running {len(jobs)} notebook(s)", total=len(jobs))
-        futures = {pool.submit(execute_job, job, run_dir, **kwargs): job for job in jobs}
+        futures = [pool.submit(execute, job) for job in jobs]
         for future in as_completed(futures):
             result = future.result()
             results[result.name] = result

@@ -59,6 +59,21 @@ class ObjectStore(Service):
 
         return PyFileSystem(FSSpecHandler(self.filesystem()))
 
+    def write_parquet(self, frame: Any, bucket: str, key: str) -> str:
+        """Write a DataFrame as Parquet (microsecond timestamps, no index); returns its uri."""
+        uri = self.uri(bucket, key)
+        fs = self.filesystem()
+        fs.makedirs(uri.rsplit("/", 1)[0], exist_ok=True)  # a no-op on S3, needed for folders
+        with fs.open(uri, "wb") as handle:
+            frame.to_parquet(handle, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+        return uri
+
+    def read_parquet(self, uri: str, columns: list[str] | None = None) -> Any:
+        """Read a Parquet file or folder written by any client into pandas."""
+        import pandas as pd
+
+        return pd.read_parquet(uri, columns=columns, storage_options=self.storage_options())
+
     def strip_protocol(self, uri: str) -> str:
         """Path of ``uri`` as the pyarrow filesystem expects it (no ``s3://``)."""
         return uri.split("://", 1)[1] if "://" in uri else uri
@@ -258,7 +273,9 @@ class LocalStore(ObjectStore):
         return {"auto_mkdir": True}
 
     def uri(self, bucket: str, key: str = "") -> str:
-        return str(self.root / bucket / key.lstrip("/")) if key else str(self.root / bucket)
+        # file:// keeps pandas on the fsspec path, so storage_options work for every store.
+        path = self.root / bucket / key.lstrip("/") if key else self.root / bucket
+        return f"file://{path}"
 
     def start(self, *, owned: bool = True) -> None:
         for bucket in self.buckets:

@@ -42,10 +42,10 @@ def test_store_parquet_round_trip_keeps_microsecond_timestamps(store) -> None:  
         "ts": pd.to_datetime(["2026-01-01 00:00:00.000001", "2026-01-02 00:00:00.000000", "2026-01-03 00:00:00.000000"]).astype("datetime64[us]"),
         "region": ["eu", "us", "eu"],
     })
-    uri = store.uri("lake", f"contract/{uuid.uuid4().hex}/t.parquet")
-    frame.to_parquet(uri, storage_options=store.storage_options(), coerce_timestamps="us")
-    back = pd.read_parquet(uri, storage_options=store.storage_options())
-    pd.testing.assert_frame_equal(back, frame)
+    uri = store.write_parquet(frame, "lake", f"contract/{uuid.uuid4().hex}/t.parquet")
+    pd.testing.assert_frame_equal(store.read_parquet(uri), frame)
+    # the uri also works with plain pandas + storage_options
+    pd.testing.assert_frame_equal(pd.read_parquet(uri, storage_options=store.storage_options()), frame)
 
 
 def test_store_arrow_dataset_reads_partitioned_data(store) -> None:  # type: ignore[no-untyped-def]
