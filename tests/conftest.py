@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +16,20 @@ _ISOLATION = {"SPARK_LOCAL_IP": "127.0.0.1"}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point WORKBENCH_HOME at a fresh folder for the whole session."""
-    home = tmp_path_factory.mktemp("workbench-home")
+def isolated_state() -> Iterator[Path]:
+    """Point WORKBENCH_HOME at a fresh folder for the whole session.
+
+    Not under pytest's tmp_path: that tree is 0700 and re-tightened by pytest, and as
+    root the embedded PostgreSQL runs as the unprivileged `pgserver` user, which must
+    be able to traverse to its data directory.
+    """
+    home = Path(tempfile.mkdtemp(prefix="workbench-test-"))
     saved = {key: os.environ.get(key) for key in [*_ISOLATION, "WORKBENCH_HOME", "WORKBENCH_PROFILE"]}
     os.environ.update(_ISOLATION)
     os.environ["WORKBENCH_HOME"] = str(home)
     os.environ.pop("WORKBENCH_PROFILE", None)
     yield home
+    shutil.rmtree(home, ignore_errors=True)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

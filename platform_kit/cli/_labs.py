@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _report_table(report: RunReport) -> Table:
     for lab in report.labs:
         style = _STATUS_STYLE[lab.status]
         table.add_row(lab.name, f"[{style}]{lab.status}[/]", f"{lab.duration_s:.1f}", str(lab.checks_passed),
-                      str(lab.checks_failed), lab.cause)
+                      str(lab.checks_failed), escape(lab.cause))
     return table
 
 
@@ -80,7 +81,7 @@ def build_labs_cmd(
     for path in result.written:
         console.print(f"wrote {path.relative_to(root)}")
     for problem in result.problems:
-        console.print(f"[red]✗[/] {problem}", markup=True, highlight=False)
+        console.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
     if result.problems:
         console.print(f"[bold red]{len(result.problems)} problem(s)[/]")
         raise typer.Exit(1)
@@ -134,7 +135,7 @@ def grade_cmd(
         per_submission.setdefault(row.submission, row)  # score and run status repeat on each row
     for row in per_submission.values():
         run = f"[{_STATUS_STYLE[row.run_status]}]{row.run_status}[/]"
-        table.add_row(Path(row.submission).name, row.lab, f"{row.score:.0%}", run, row.cause)
+        table.add_row(Path(row.submission).name, row.lab, f"{row.score:.0%}", run, escape(row.cause))
     console.print(table)
     return 0
 
@@ -153,7 +154,8 @@ def progress_cmd(
         table.add_column(column)
     for row in rows:
         result = "[green]passed[/]" if row.passed else "[red]not yet[/]"
-        table.add_row(row.learner, row.lab, row.exercise_id, result, str(row.attempts), row.last_ts, row.message)
+        table.add_row(row.learner, row.lab, row.exercise_id, result, str(row.attempts), row.last_ts,
+                      escape(row.message))
     if who is not None:
         done = {row.exercise_id for row in rows}
         for ex in list_exercises():

@@ -10,6 +10,7 @@ import string
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
 
 __all__ = [
     "BLACK_FRIDAY",
@@ -150,11 +151,14 @@ def hex_ids(prefix: str, n: int, key: int, width: int = 16) -> np.ndarray:
         x = x * np.uint64(0xBF58476D1CE4E5B9)
         x ^= x >> np.uint64(29)
     nibbles = x.astype(">u8").view(np.uint8).reshape(n, 8)
-    chars = np.empty((n, 16), dtype=np.uint8)
-    chars[:, 0::2] = _HEX[nibbles >> 4]
-    chars[:, 1::2] = _HEX[nibbles & 15]
-    digits = np.ascontiguousarray(chars[:, 16 - width :]).view(f"S{width}").ravel()
-    return np.char.add(prefix, digits.astype(f"U{width}")).astype(object)
+    digits = np.empty((n, 16), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[nibbles >> 4]
+    digits[:, 1::2] = _HEX[nibbles & 15]
+    head = np.broadcast_to(np.frombuffer(prefix.encode("ascii"), dtype=np.uint8), (n, len(prefix)))
+    chars = np.concatenate([head, digits[:, 16 - width :]], axis=1)
+    # Fixed-width ASCII rows -> Python str objects, converted in C by Arrow.
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(chars.shape[1]), n, [None, pa.py_buffer(chars.tobytes())])
+    return fixed.cast(pa.binary()).cast(pa.string()).to_numpy(zero_copy_only=False)
 
 
 def join_words(*parts: np.ndarray | str, sep: str = " ") -> np.ndarray:

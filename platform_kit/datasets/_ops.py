@@ -136,7 +136,7 @@ def build_pipeline_metrics(rng: np.random.Generator, counts: dict[str, int]) -> 
         "rows_in": rows_in.astype(np.int64)[order], "rows_out": rows_out.astype(np.int64)[order],
         "bytes_written": bytes_written.astype(np.int64)[order], "cpu_s": np.round(cpu, 3)[order],
         "memory_gb": np.round(memory, 3)[order], "status": np.where(failed, "failed", "success")[order],
-        "error_type": np.where(failed, error.astype(object), None)[order],
+        "error_type": np.where(failed, error.astype(object), np.array(None, dtype=object))[order],
     })
     logger.debug("pipeline_metrics: %d runs, %d failed", n, int(failed.sum()))
     return {"pipeline_metrics": df}

@@ -11,8 +11,9 @@ A code cell of a solution notebook marks the code a learner must write::
 In the learner copy the region from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
 (inclusive) becomes one ``raise NotImplementedError("<hint>")`` line at the indentation
 of the BEGIN line. Code outside the markers is kept. The hint is a ``# HINT: text`` line
-inside the region, else the first one outside any region of the same cell, else a generic
-sentence. Hint lines outside regions are kept (they are comments the learner sees).
+inside the region, else the nearest one above it (outside any region) in the same cell,
+else the first one below it, else a generic sentence. Hint lines outside regions are kept
+(they are comments the learner sees).
 """
 
 from __future__ import annotations
@@ -100,13 +101,15 @@ def find_regions(source: str, *, where: str = "notebook", cell_index: int = 0) -
     return regions
 
 
-def _cell_hint(lines: list[str], regions: list[SolutionRegion]) -> str | None:
-    inside = {n for region in regions for n in range(region.begin, region.end + 1)}
-    for line_no, line in enumerate(lines):
-        match = _HINT.match(line)
-        if match and line_no not in inside and match["text"]:
-            return match["text"]
-    return None
+def _outside_hint(lines: list[str], regions: list[SolutionRegion], region: SolutionRegion) -> str | None:
+    """The nearest ``# HINT:`` line above ``region`` outside every region, else the first below."""
+    inside = {n for r in regions for n in range(r.begin, r.end + 1)}
+    hints = [(n, m["text"]) for n, line in enumerate(lines)
+             if n not in inside and (m := _HINT.match(line)) is not None and m["text"]]
+    above = [text for n, text in hints if n < region.begin]
+    if above:
+        return above[-1]
+    return hints[0][1] if hints else None
 
 
 def stub_line(indent: str, hint: str) -> str:
@@ -132,12 +135,12 @@ def replace_solutions(source: str, *, where: str = "notebook", cell_index: int =
     if not regions:
         return source
     lines = source.splitlines()
-    fallback = _cell_hint(lines, regions) or DEFAULT_HINT
     out: list[str] = []
     cursor = 0
     for region in regions:
+        hint = region.hint or _outside_hint(lines, regions, region) or DEFAULT_HINT
         out.extend(lines[cursor : region.begin])
-        out.append(stub_line(region.indent, region.hint or fallback))
+        out.append(stub_line(region.indent, hint))
         cursor = region.end + 1
     out.extend(lines[cursor:])
     return "\n".join(out)

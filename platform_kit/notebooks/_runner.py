@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -35,6 +36,8 @@ CHECK_LOG_ENV = "WORKBENCH_CHECK_LOG"
 KERNEL_NAME = "python3"
 #: extra seconds a worker gets beyond (code cells x per-cell timeout) before it is killed
 _WORKER_SLACK_S = 120
+#: the worker script, run by path so the child does not import platform_kit
+_WORKER = Path(__file__).with_name("_worker.py")
 
 Callback = Callable[[LabResult], None]
 
@@ -125,17 +128,19 @@ def execute_job(
     spec: dict[str, Any] = {
         "input": str(job.notebook), "output": str(output), "cwd": str(job.cwd), "kernel_name": kernel_name,
         "parameters": {"profile": profile, "scale": scale, "seed": seed},
-        "timeout_per_cell": timeout_per_cell, "result": str(result_path),
+        "timeout_per_cell": math.ceil(timeout_per_cell), "result": str(result_path),  # nbclient wants an int
     }
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     env = job_env(job, run_dir, profile, scale, seed)
+    for stale in (result_path, Path(env[CHECK_LOG_ENV])):  # a reused run folder must not leak results
+        stale.unlink(missing_ok=True)
     limit = _worker_limit(job.notebook, timeout_per_cell)
     started = time.monotonic()
     outcome: dict[str, Any]
     with log_path.open("w", encoding="utf-8") as log_file:
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "platform_kit.notebooks._worker", str(spec_path)],
+                [sys.executable, "-P", str(_WORKER), str(spec_path)],
                 env=env, cwd=job.cwd, stdout=log_file, stderr=subprocess.STDOUT, timeout=limit, check=False,
             )
             returncode: int | None = proc.returncode

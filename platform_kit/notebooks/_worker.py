@@ -1,10 +1,13 @@
-"""Execute one notebook with papermill in a child process: ``python -m platform_kit.notebooks._worker SPEC``.
+"""Execute one notebook with papermill in a child process: ``python -P _worker.py SPEC``.
 
 The runner starts one such process per notebook with the notebook's environment
 (``WORKBENCH_CHECK_LOG``, ``WORKBENCH_PROFILE``...), so labs can run in parallel and a
 crash in one cannot take the others down. ``SPEC`` is a JSON file naming the input,
 output, parameters, working folder, kernel and per-cell timeout; the outcome is written
 as JSON to the spec's ``result`` path.
+
+The file is run as a script and imports nothing from ``platform_kit``: importing the
+package (pandas, the service clients) would add seconds to every notebook.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from platform_kit.notebooks._nbio import cell_tags
-
 log = logging.getLogger(__name__)
 _MAX_EVALUE = 2000
 #: tags of cells papermill adds to the executed copy (not in the source notebook)
 _ADDED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def cell_tags(cell: Any) -> list[str]:
+    """Tags of a notebook cell (see ``platform_kit.notebooks._nbio.cell_tags``)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
 
 
 def _short(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from platform_kit.errors import GradingError
-from platform_kit.grading import check, exercise, get_exercise, list_exercises, progress_table
-from platform_kit.grading import _registry
+from platform_kit.grading import _registry, check, exercise, get_exercise, list_exercises, progress_table
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +66,7 @@ def test_order_revenue_accepts_the_right_function() -> None:
     ],
     ids=["wrong-grouping", "unsorted", "dataframe", "mean", "min-count", "drops-refunds", "mutates", "dict"],
 )
-def test_order_revenue_rejects_wrong_functions(wrong, expected_words: str) -> None:  # type: ignore[no-untyped-def]
+def test_order_revenue_rejects_wrong_functions(wrong: Callable[[pd.DataFrame], object], expected_words: str) -> None:
     result = check("welcome.order_revenue", wrong, show=False)
     assert not result.passed and result.attempted
     assert expected_words in result.message

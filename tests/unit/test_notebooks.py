@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from nbformat import NotebookNode
 
 from platform_kit.errors import LabError
 from platform_kit.notebooks import (
+    BuildResult,
     build_labs,
     build_learner_notebook,
     discover_labs,
@@ -32,7 +34,7 @@ print(double(2))"""
 CHECK_CELL = 'check("demo.double", double)'
 
 
-def solution_nb():  # type: ignore[no-untyped-def]
+def solution_nb() -> NotebookNode:
     """A small, valid solution notebook."""
     return lab_notebook(
         markdown("# Demo"),
@@ -131,7 +133,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _kinds(result) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _kinds(result: BuildResult) -> set[tuple[str, str]]:
     return {(p.path.name if p.path.parent.name != "solutions" else "solutions/" + p.path.name, p.kind)
             for p in result.problems}
 
@@ -242,3 +244,10 @@ def test_lint_wants_check_cells_tagged_and_markers_well_formed() -> None:
     assert any("check-demo.double" in p for p in lint_notebook(nb))
     bad = lab_notebook(code("### BEGIN SOLUTION\nx = 1"), code("check('a.b', 1)", "check-a.b"))
     assert any("never closed" in p for p in lint_notebook(bad))
+
+
+def test_each_region_takes_the_nearest_hint_above_it() -> None:
+    source = ("# HINT: first\ndef a():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+              "# HINT: second\ndef b():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION")
+    stubs = [line.strip() for line in replace_solutions(source).splitlines() if "raise" in line]
+    assert stubs == ['raise NotImplementedError("first")', 'raise NotImplementedError("second")']

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_kit.notebooks import RunReport, read_check_log, run_labs
+from platform_kit.notebooks import LabResult, RunReport, read_check_log, run_labs
 from tests.unit._lab_notebooks import code, lab_notebook, write
 
 ORDERS = 'import pandas as pd\norders = pd.DataFrame({"customer_id": [1, 2, 2], "total_amount": [5.0, 3.0, 4.0]})'
@@ -48,7 +48,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunReport]:
                        out_dir=tmp / "run", progress=False)
 
 
-def _lab(report: RunReport, name: str):  # type: ignore[no-untyped-def]
+def _lab(report: RunReport, name: str) -> LabResult:
     return next(lab for lab in report.labs if lab.name == name)
 
 
