@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,6 +76,11 @@ class Workbench:
         kinds = ", ".join(f"{k}={c.type}" for k, c in self.configs.items())
         return f"<Workbench profile={self.profile!r} {kinds}>"
 
+    @property
+    def state_dir(self) -> Path:
+        """Folder of lab state (service data, progress, catalog); wiped by ``workbench reset``."""
+        return state_dir()
+
     # services -----------------------------------------------------------------
     def service(self, kind: str) -> Service:
         """The (not necessarily started) backend of ``kind``."""
@@ -126,9 +132,9 @@ class Workbench:
         """Start ``kinds`` (default: all) in dependency order; returns their status."""
         selected = self._select(kinds)
         for kind in selected:
-            if kind == "spark":
-                continue  # in-process: a daemon would not help other processes
-            self.service(kind).start(owned=owned)
+            service = self.service(kind)
+            if not service.in_process:  # in-process engines start in the process that uses them
+                service.start(owned=owned)
         return [self.service(k).status() for k in selected]
 
     def down(self, kinds: Iterable[str] | None = None) -> None:

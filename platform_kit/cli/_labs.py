@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,14 +16,20 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from platform_kit.grading import GradeRow
     from platform_kit.notebooks import Lab, RunReport
 
 console = Console(width=None if sys.stdout.isatty() else 180)
 
 _STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow"}
 
-LabsArg = Annotated[Optional[list[str]], typer.Argument(help="labs (01, 1, 01_assessment, assessment or a path); default all")]  # noqa: UP007,E501
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="embedded | compose (default $WORKBENCH_PROFILE or embedded)")]  # noqa: UP007,E501
+LabsArg = Annotated[
+    list[str] | None, typer.Argument(help="labs (01, 1, 01_assessment, assessment or a path); default all")
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", "-p", help="embedded | compose (default $WORKBENCH_PROFILE or embedded)"),
+]
 ScaleOpt = Annotated[str, typer.Option("--scale", "-s", help="data scale: tiny | small | medium | large")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="random seed injected into every notebook")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="notebooks run in parallel")]
@@ -38,8 +47,10 @@ def _profile(name: str | None) -> str:
     except ConfigError:
         return profile
     if profile not in known:
-        raise UnknownProfileError(f"unknown profile {profile!r}; known: {', '.join(known)}",
-                                  fix="pass --profile with one of the known names")
+        raise UnknownProfileError(
+            f"unknown profile {profile!r}; known: {', '.join(known)}",
+            fix="pass --profile with one of the known names",
+        )
     return profile
 
 
@@ -60,13 +71,25 @@ def _resolve_targets(names: list[str]) -> list[Lab | Path]:
 
 def _report_table(report: RunReport) -> Table:
     table = Table(title=f"lab run {report.run_dir}")
-    for column, justify in (("lab", "left"), ("status", "left"), ("seconds", "right"),
-                            ("checks ✓", "right"), ("checks ✗", "right"), ("cause", "left")):
+    for column, justify in (
+        ("lab", "left"),
+        ("status", "left"),
+        ("seconds", "right"),
+        ("checks ✓", "right"),
+        ("checks ✗", "right"),
+        ("cause", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for lab in report.labs:
         style = _STATUS_STYLE[lab.status]
-        table.add_row(lab.name, f"[{style}]{lab.status}[/]", f"{lab.duration_s:.1f}", str(lab.checks_passed),
-                      str(lab.checks_failed), escape(lab.cause))
+        table.add_row(
+            lab.name,
+            f"[{style}]{lab.status}[/]",
+            f"{lab.duration_s:.1f}",
+            str(lab.checks_passed),
+            str(lab.checks_failed),
+            escape(lab.cause),
+        )
     return table
 
 
@@ -89,6 +112,32 @@ def build_labs_cmd(
     return 0
 
 
+@contextmanager
+def _shared_services(profile: str, enabled: bool) -> Iterator[None]:
+    """Start the profile's server processes once for every notebook of a run.
+
+    Kernels find them through the state directory and attach instead of starting their
+    own (saving a few seconds per lab); they stop when the run ends, even if killed.
+    """
+    if not enabled:
+        yield
+        return
+    from platform_kit._workbench import Workbench
+
+    workbench = Workbench(profile)
+    workbench.up(owned=True)
+    try:
+        yield
+    finally:
+        workbench.close()
+
+
+SharedOpt = Annotated[
+    bool, typer.Option("--shared-services/--no-shared-services",
+                       help="start servers once for all notebooks (default) or let each notebook start its own")
+]
+
+
 def run_cmd(
     labs: LabsArg = None,
     profile: ProfileOpt = None,
@@ -97,6 +146,7 @@ def run_cmd(
     jobs: JobsOpt = 1,
     timeout: TimeoutOpt = 300,
     learner: Annotated[bool, typer.Option("--learner", help="run the learner copies in labs/")] = False,
+    shared: SharedOpt = True,
 ) -> int:
     """Run labs headlessly with papermill; report under runs/<timestamp>/."""
     from platform_kit.notebooks import resolve_labs, run_labs
@@ -105,12 +155,22 @@ def run_cmd(
     if not targets:
         console.print("no labs found in solutions/")
         return 0
-    report = run_labs(targets, profile=_profile(profile), scale=scale, seed=seed, jobs=jobs,
-                      timeout_per_cell=timeout, learner=learner)
+    with _shared_services(_profile(profile), shared):
+        report = run_labs(
+            targets,
+            profile=_profile(profile),
+            scale=scale,
+            seed=seed,
+            jobs=jobs,
+            timeout_per_cell=timeout,
+            learner=learner,
+        )
     console.print(_report_table(report))
     totals = report.totals
-    console.print(f"{totals['passed']}/{totals['labs']} passed; checks {totals['checks_passed']} passed, "
-                  f"{totals['checks_failed']} failed; report: {report.run_dir / 'report.html'}")
+    console.print(
+        f"{totals['passed']}/{totals['labs']} passed; checks {totals['checks_passed']} passed, "
+        f"{totals['checks_failed']} failed; report: {report.run_dir / 'report.html'}"
+    )
     if not report.ok:
         raise typer.Exit(1)
     return 0
@@ -122,26 +182,28 @@ def grade_cmd(
     timeout: TimeoutOpt = 300,
     profile: ProfileOpt = None,
     jobs: JobsOpt = 1,
+    shared: SharedOpt = True,
 ) -> int:
     """Execute learner notebooks and write one CSV row per (submission, exercise)."""
     from platform_kit.grading._submissions import grade_submissions
 
-    rows, _ = grade_submissions(submissions, out, profile=_profile(profile), timeout=timeout, jobs=jobs)
+    with _shared_services(_profile(profile), shared):
+        rows, _ = grade_submissions(submissions, out, profile=_profile(profile), timeout=timeout, jobs=jobs)
     table = Table(title=f"grades ({out})")
     for column in ("submission", "lab", "score", "run", "cause"):
         table.add_column(column)
-    per_submission = {}
+    per_submission: dict[str, GradeRow] = {}
     for row in rows:
         per_submission.setdefault(row.submission, row)  # score and run status repeat on each row
     for row in per_submission.values():
         run = f"[{_STATUS_STYLE[row.run_status]}]{row.run_status}[/]"
-        table.add_row(Path(row.submission).name, row.lab, f"{row.score:.0%}", run, escape(row.cause))
+        table.add_row(os.path.relpath(row.submission), row.lab, f"{row.score:.0%}", run, escape(row.cause))
     console.print(table)
     return 0
 
 
 def progress_cmd(
-    learner: Annotated[Optional[str], typer.Option("--learner", help="whose progress (default: you)")] = None,  # noqa: UP007
+    learner: Annotated[str | None, typer.Option("--learner", help="whose progress (default: you)")] = None,
     everyone: Annotated[bool, typer.Option("--all", help="every learner in the store")] = False,
 ) -> int:
     """Show exercises passed, attempted and still to do."""
@@ -154,8 +216,9 @@ def progress_cmd(
         table.add_column(column)
     for row in rows:
         result = "[green]passed[/]" if row.passed else "[red]not yet[/]"
-        table.add_row(row.learner, row.lab, row.exercise_id, result, str(row.attempts), row.last_ts,
-                      escape(row.message))
+        table.add_row(
+            row.learner, row.lab, row.exercise_id, result, str(row.attempts), row.last_ts, escape(row.message)
+        )
     if who is not None:
         done = {row.exercise_id for row in rows}
         for ex in list_exercises():
@@ -175,8 +238,9 @@ def labs_cmd() -> int:
         table.add_column(column)
     for lab in discover_labs():
         exercises = "\n".join(f"{ex.id}: {ex.title}" for ex in list_exercises(lab.name)) or "-"
-        table.add_row(lab.name, str(lab.solution.name), "yes" if lab.learner.is_file() else "[red]missing[/]",
-                      exercises)
+        table.add_row(
+            lab.name, str(lab.solution.name), "yes" if lab.learner.is_file() else "[red]missing[/]", exercises
+        )
     console.print(table)
     return 0
 

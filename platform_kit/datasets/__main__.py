@@ -27,10 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate the Northwind Outfitters synthetic company.",
     )
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--out", metavar="DIR", help="folder or URL (s3://...) to write one file per table to")
     action.add_argument(
-        "--record-checksums", action="store_true",
-        help=f"regenerate {', '.join(f'{s}/seed {d}' for s, d in RECORDED)} and rewrite {CHECKSUMS_PATH.name}",
+        "--out", metavar="DIR", help="folder or URL (s3://...) to write one file per table to"
+    )
+    action.add_argument(
+        "--record-checksums",
+        action="store_true",
+        help=f"regenerate {', '.join(f'{s}/{d}' for s, d in RECORDED)} (scale/seed), rewrite checksums.json",
     )
     parser.add_argument("--scale", default="tiny", help=f"{' | '.join(SCALES)} or a factor (default: tiny)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")

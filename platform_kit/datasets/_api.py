@@ -13,7 +13,14 @@ from platform_kit.datasets._commerce import build_orders, build_payments
 from platform_kit.datasets._events import build_clickstream
 from platform_kit.datasets._ops import build_pipeline_metrics
 from platform_kit.datasets._people import build_customers
-from platform_kit.datasets._scales import Scale, child_rng, counts_for, resolve_factor, scale_label, validate_seed
+from platform_kit.datasets._scales import (
+    Scale,
+    child_rng,
+    counts_for,
+    resolve_factor,
+    scale_label,
+    validate_seed,
+)
 from platform_kit.datasets._schema import TABLES, unknown_tables_error
 from platform_kit.datasets._support import build_support_tickets
 from platform_kit.errors import DatasetError
@@ -66,7 +73,9 @@ def _build(table: str, cache: dict[str, pd.DataFrame], counts: dict[str, int], s
     cache.update(produced)
     logger.debug(
         "generated %s (%s) in %.3f s",
-        ", ".join(produced), ", ".join(f"{len(df)} rows" for df in produced.values()), time.perf_counter() - started,
+        ", ".join(produced),
+        ", ".join(f"{len(df)} rows" for df in produced.values()),
+        time.perf_counter() - started,
     )
 
 
@@ -109,7 +118,10 @@ def generate_company(
         ) from exc
     logger.info(
         "generated %d table(s) at scale %s, seed %d in %.2f s",
-        len(wanted), scale_label(scale), seed, time.perf_counter() - started,
+        len(wanted),
+        scale_label(scale),
+        seed,
+        time.perf_counter() - started,
     )
     return {t: cache[t] for t in wanted}
 
@@ -131,5 +143,7 @@ def generate_table(name: str, scale: Scale = "tiny", seed: int = 42) -> pd.DataF
         DatasetError: If the name, scale or seed is invalid.
     """
     if not isinstance(name, str):
-        raise DatasetError(f"table name must be a string, got {name!r}", fix=f"use one of: {', '.join(TABLES)}")
+        raise DatasetError(
+            f"table name must be a string, got {name!r}", fix=f"use one of: {', '.join(TABLES)}"
+        )
     return generate_company(scale, seed, tables=[name])[name]

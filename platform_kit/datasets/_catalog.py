@@ -101,7 +101,7 @@ def build_products(rng: np.random.Generator, counts: dict[str, int]) -> dict[str
         ``{"products": DataFrame}`` sorted by ``product_id``.
     """
     total = counts["products"]
-    n_dup = int(round(total * DUPLICATE_PRODUCT_FRACTION))
+    n_dup = round(total * DUPLICATE_PRODUCT_FRACTION)
     n_orig = total - n_dup
     orig = _draw_originals(rng, n_orig)
     src = rng.choice(n_orig, size=n_dup, replace=False)
@@ -124,8 +124,12 @@ def build_products(rng: np.random.Generator, counts: dict[str, int]) -> dict[str
         {"brand": brand, "adj": adj_title, "noun": noun_title, "adj_lower": adj},
     )
     slots = {
-        "brand": brand, "noun": _NOUN[a["noun"]], "adj": adj, "use": _USES[cat, a["use"]],
-        "material": _MATERIALS[cat, a["material"]], "feature": _FEATURES[cat, a["feature"]],
+        "brand": brand,
+        "noun": _NOUN[a["noun"]],
+        "adj": adj,
+        "use": _USES[cat, a["use"]],
+        "material": _MATERIALS[cat, a["material"]],
+        "feature": _FEATURES[cat, a["feature"]],
         "feature2": _FEATURES[cat, a["feature2"]],
     }
     description = join_words(
@@ -133,16 +137,26 @@ def build_products(rng: np.random.Generator, counts: dict[str, int]) -> dict[str
         render(BODIES, a["body"], slots).astype(str),
         _CLOSERS[cat, a["closer"]],
     )
-    sku = np.char.add(np.char.add(np.char.add("NWO-", _CODES[cat]), "-"), np.char.zfill(row_id.astype(str), 6))
+    sku = np.char.add(
+        np.char.add(np.char.add("NWO-", _CODES[cat]), "-"), np.char.zfill(row_id.astype(str), 6)
+    )
     price = a["price"]
     cost = np.round(price * rng.uniform(0.35, 0.65, total), 2)
 
     order = np.argsort(row_id, kind="stable")
-    df = conform("products", {
-        "product_id": row_id[order], "sku": sku[order], "name": name[order],
-        "category": np.array(_CATS)[cat][order], "subcategory": _NOUN_SUB[a["noun"]][order],
-        "price": price[order], "cost": cost[order], "description": description[order],
-        "duplicate_of": duplicate_of[order],
-    })
+    df = conform(
+        "products",
+        {
+            "product_id": row_id[order],
+            "sku": sku[order],
+            "name": name[order],
+            "category": np.array(_CATS)[cat][order],
+            "subcategory": _NOUN_SUB[a["noun"]][order],
+            "price": price[order],
+            "cost": cost[order],
+            "description": description[order],
+            "duplicate_of": duplicate_of[order],
+        },
+    )
     logger.debug("products: %d rows, %d near-duplicates", len(df), n_dup)
     return {"products": df}

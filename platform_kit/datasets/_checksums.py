@@ -31,7 +31,14 @@ from platform_kit.datasets._scales import Scale, scale_label, validate_seed
 from platform_kit.datasets._schema import TABLES, unknown_tables_error
 from platform_kit.errors import DatasetError
 
-__all__ = ["CHECKSUMS_PATH", "RECORDED", "load_checksums", "record_checksums", "table_checksum", "verify_company"]
+__all__ = [
+    "CHECKSUMS_PATH",
+    "RECORDED",
+    "load_checksums",
+    "record_checksums",
+    "table_checksum",
+    "verify_company",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +170,11 @@ def record_checksums(
 
 
 def verify_company(
-    tables: Mapping[str, pd.DataFrame], scale: Scale = "tiny", seed: int = 42, *, strict: bool = True,
+    tables: Mapping[str, pd.DataFrame],
+    scale: Scale = "tiny",
+    seed: int = 42,
+    *,
+    strict: bool = True,
     path: Path | None = None,
 ) -> dict[str, str]:
     """Check generated tables against the checksums recorded for ``scale``/``seed``.

@@ -103,22 +103,36 @@ def build_orders(
     total_cents = np.bincount(order_pos, weights=quantity * unit_cents, minlength=n).astype(np.int64)
     order_id = np.arange(1, n + 1, dtype=np.int64)
 
-    orders = conform("orders", {
-        "order_id": order_id, "customer_id": customers["customer_id"].to_numpy()[cust_pos],
-        "order_ts": order_ts, "status": _status(rng, order_ts),
-        "channel": rng.choice(_CHANNELS, size=n, p=_CHANNEL_P), "region": customers["region"].to_numpy()[cust_pos],
-        "currency": currency, "total_amount": total_cents / 100.0,
-    })
-    items = conform("order_items", {
-        "order_id": order_id[order_pos], "line_no": line_no,
-        "product_id": products["product_id"].to_numpy()[product_pos], "quantity": quantity,
-        "unit_price": unit_cents / 100.0,
-    })
+    orders = conform(
+        "orders",
+        {
+            "order_id": order_id,
+            "customer_id": customers["customer_id"].to_numpy()[cust_pos],
+            "order_ts": order_ts,
+            "status": _status(rng, order_ts),
+            "channel": rng.choice(_CHANNELS, size=n, p=_CHANNEL_P),
+            "region": customers["region"].to_numpy()[cust_pos],
+            "currency": currency,
+            "total_amount": total_cents / 100.0,
+        },
+    )
+    items = conform(
+        "order_items",
+        {
+            "order_id": order_id[order_pos],
+            "line_no": line_no,
+            "product_id": products["product_id"].to_numpy()[product_pos],
+            "quantity": quantity,
+            "unit_price": unit_cents / 100.0,
+        },
+    )
     logger.debug("orders: %d rows, order_items: %d rows", len(orders), len(items))
     return {"orders": orders, "order_items": items}
 
 
-def build_payments(rng: np.random.Generator, counts: dict[str, int], orders: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def build_payments(
+    rng: np.random.Generator, counts: dict[str, int], orders: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Generate ``payments``: one final attempt per order, sometimes after a failed one.
 
     Args:
@@ -157,13 +171,16 @@ def build_payments(rng: np.random.Generator, counts: dict[str, int], orders: pd.
     order_id = orders["order_id"].to_numpy()
     ts = np.concatenate([main_ts, failed_ts])
     sort = np.lexsort((np.concatenate([np.zeros(n), np.ones(len(r))]), ts))
-    df = conform("payments", {
-        "payment_id": np.arange(1, n + len(r) + 1, dtype=np.int64),
-        "order_id": np.concatenate([order_id, order_id[r]])[sort],
-        "payment_ts": ts[sort],
-        "method": np.concatenate([method, failed_method])[sort],
-        "amount": np.concatenate([amount, amount[r]])[sort],
-        "status": np.concatenate([final_status, np.full(len(r), "failed")])[sort],
-    })
+    df = conform(
+        "payments",
+        {
+            "payment_id": np.arange(1, n + len(r) + 1, dtype=np.int64),
+            "order_id": np.concatenate([order_id, order_id[r]])[sort],
+            "payment_ts": ts[sort],
+            "method": np.concatenate([method, failed_method])[sort],
+            "amount": np.concatenate([amount, amount[r]])[sort],
+            "status": np.concatenate([final_status, np.full(len(r), "failed")])[sort],
+        },
+    )
     logger.debug("payments: %d rows (%d retried orders)", len(df), len(r))
     return {"payments": df}

@@ -59,8 +59,32 @@ BLACK_FRIDAY = us_of("2024-11-29T00:00:00")
 _WEEKLY = np.array([0.97, 0.93, 0.94, 0.98, 1.05, 1.18, 1.22])
 #: Relative traffic per UTC hour (customers on three continents: a broad evening peak).
 _HOURLY = np.array(
-    [0.55, 0.45, 0.38, 0.34, 0.35, 0.42, 0.55, 0.72, 0.88, 0.98, 1.02, 1.05,
-     1.08, 1.12, 1.15, 1.18, 1.22, 1.28, 1.36, 1.42, 1.40, 1.25, 1.00, 0.75]
+    [
+        0.55,
+        0.45,
+        0.38,
+        0.34,
+        0.35,
+        0.42,
+        0.55,
+        0.72,
+        0.88,
+        0.98,
+        1.02,
+        1.05,
+        1.08,
+        1.12,
+        1.15,
+        1.18,
+        1.22,
+        1.28,
+        1.36,
+        1.42,
+        1.40,
+        1.25,
+        1.00,
+        0.75,
+    ]
 )
 
 
@@ -129,22 +153,27 @@ def choice_per_row(rng: np.random.Generator, probabilities: np.ndarray) -> np.nd
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def hex_ids(prefix: str, n: int, key: int, width: int = 16) -> np.ndarray:
-    """Return ``n`` unique, random-looking ids ``prefix + width hex digits``.
+def hex_ids(prefix: str, counters: np.ndarray | int, key: int, width: int = 16) -> np.ndarray:
+    """Return unique, random-looking ids ``prefix + width hex digits``, one per counter.
 
-    Uniqueness is guaranteed: the counter 0..n-1 goes through a bijection of 64-bit
-    integers (multiply by odd constants, add the key, xor-shift) before formatting.
+    Uniqueness is guaranteed: each counter goes through a bijection of 64-bit integers
+    (multiply by odd constants, add the key, xor-shift) before formatting, so distinct
+    counters give distinct ids (with ``width=16``).
 
     Args:
-        prefix: Literal prefix, e.g. ``"ev_"``.
-        n: Number of ids.
+        prefix: Literal ASCII prefix, e.g. ``"ev_"``.
+        counters: Non-negative integers, or ``n`` meaning ``0..n-1``.
         key: Stream-specific key (drawn from the table's generator).
         width: Number of hex digits kept (at most 16; fewer digits may collide).
 
     Returns:
         Object array of ``str``.
     """
-    x = np.arange(n, dtype=np.uint64)
+    if isinstance(counters, np.ndarray):
+        x = counters.astype(np.uint64)
+    else:
+        x = np.arange(int(counters), dtype=np.uint64)
+    n = len(x)
     with np.errstate(over="ignore"):
         x = x * np.uint64(0x9E3779B97F4A7C15) + np.uint64(key % 2**64)
         x ^= x >> np.uint64(31)
@@ -157,7 +186,9 @@ def hex_ids(prefix: str, n: int, key: int, width: int = 16) -> np.ndarray:
     head = np.broadcast_to(np.frombuffer(prefix.encode("ascii"), dtype=np.uint8), (n, len(prefix)))
     chars = np.concatenate([head, digits[:, 16 - width :]], axis=1)
     # Fixed-width ASCII rows -> Python str objects, converted in C by Arrow.
-    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(chars.shape[1]), n, [None, pa.py_buffer(chars.tobytes())])
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(chars.shape[1]), n, [None, pa.py_buffer(chars.tobytes())]
+    )
     return fixed.cast(pa.binary()).cast(pa.string()).to_numpy(zero_copy_only=False)
 
 

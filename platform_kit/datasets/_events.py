@@ -25,8 +25,6 @@ import pandas as pd
 from platform_kit.datasets._common import (
     CLICKSTREAM_END,
     CLICKSTREAM_START,
-    US_PER_HOUR,
-    US_PER_MINUTE,
     US_PER_S,
     hex_ids,
     seasonal_timestamps,
@@ -48,18 +46,57 @@ LATENESS: dict[str, tuple[float, float, float]] = {
 DUPLICATE_EVENT_FRACTION = 0.01
 
 #: Event types; the first five are browsing events drawn with _BROWSE_P.
-EVENT_TYPES = ("page_view", "product_view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase")
+EVENT_TYPES = (
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "purchase",
+)
 _PAGE_VIEW, _PRODUCT_VIEW, _SEARCH, _ADD, _REMOVE, _CHECKOUT, _PURCHASE = range(len(EVENT_TYPES))
 _BROWSE_P = [0.40, 0.36, 0.14, 0.08, 0.02]
-_PAGES = np.array([
-    "/", "/deals/black-friday", "/c/camping", "/c/hiking", "/c/apparel", "/c/climbing", "/c/cycling",
-    "/c/water-sports", "/help/shipping", "/help/returns", "/account", "/account/orders", "/cart",
-], dtype=object)
+_PAGES = np.array(
+    [
+        "/",
+        "/deals/black-friday",
+        "/c/camping",
+        "/c/hiking",
+        "/c/apparel",
+        "/c/climbing",
+        "/c/cycling",
+        "/c/water-sports",
+        "/help/shipping",
+        "/help/returns",
+        "/account",
+        "/account/orders",
+        "/cart",
+        "/checkout",
+        "/checkout/complete",  # the last two only for checkout and purchase events
+    ],
+    dtype=object,
+)
 _PAGE_P = np.array([18, 14, 9, 9, 10, 5, 6, 4, 4, 3, 6, 5, 7], dtype=float)
-_SEARCHES = np.array([
-    "tent", "rain+jacket", "sleeping+bag", "hiking+boots", "headlamp", "merino", "kayak", "gravel+bike",
-    "climbing+shoes", "down+jacket", "black+friday", "gift+ideas", "water+filter", "e-bike", "dry+bag",
-])
+_SEARCHES = np.array(
+    [
+        "tent",
+        "rain+jacket",
+        "sleeping+bag",
+        "hiking+boots",
+        "headlamp",
+        "merino",
+        "kayak",
+        "gravel+bike",
+        "climbing+shoes",
+        "down+jacket",
+        "black+friday",
+        "gift+ideas",
+        "water+filter",
+        "e-bike",
+        "dry+bag",
+    ]
+)
 _SEARCH_PAGES = np.char.add("/search?q=", _SEARCHES).astype(object)
 
 
@@ -125,7 +162,7 @@ def build_clickstream(
         ``{"clickstream": DataFrame}`` sorted by ``ingest_ts``.
     """
     n_rows = counts["clickstream"]
-    n_dup = int(round(n_rows * DUPLICATE_EVENT_FRACTION))
+    n_dup = round(n_rows * DUPLICATE_EVENT_FRACTION)
     n = n_rows - n_dup
     lengths, _ = _sessions(rng, n)
     n_sessions = len(lengths)
@@ -150,30 +187,39 @@ def build_clickstream(
     has_product = (types == _PRODUCT_VIEW) | (types == _ADD) | (types == _REMOVE)
     product_id = np.where(has_product, products["product_id"].to_numpy()[product_pos], -1)
 
-    page = _PAGES[rng.choice(len(_PAGES), size=n, p=_PAGE_P / _PAGE_P.sum())]
-    # Distinct pages are few: format each once, then index.
+    # Pages as codes into one small vocabulary: static pages, searches, product pages.
     product_pages = np.char.add("/p/", products["product_id"].to_numpy().astype(str)).astype(object)
-    page[has_product] = product_pages[product_pos[has_product]]
+    vocabulary = np.concatenate([_PAGES, _SEARCH_PAGES, product_pages])
+    page = rng.choice(len(_PAGES) - 2, size=n, p=_PAGE_P / _PAGE_P.sum())
+    page[has_product] = len(_PAGES) + len(_SEARCH_PAGES) + product_pos[has_product]
     is_search = types == _SEARCH
-    page[is_search] = _SEARCH_PAGES[rng.integers(0, len(_SEARCH_PAGES), int(is_search.sum()))]
-    page[types == _CHECKOUT] = "/checkout"
-    page[types == _PURCHASE] = "/checkout/complete"
+    page[is_search] = len(_PAGES) + rng.integers(0, len(_SEARCH_PAGES), int(is_search.sum()))
+    page[types == _CHECKOUT] = len(_PAGES) - 2
+    page[types == _PURCHASE] = len(_PAGES) - 1
 
     ingest_ts = event_ts + _delays(rng, n)
-    event_id = hex_ids("ev_", n, int(rng.integers(0, 2**63)))
-    session_id = hex_ids("s_", n_sessions, int(rng.integers(0, 2**63)), width=12)[session]
+    event_key, session_key = (int(k) for k in rng.integers(0, 2**63, 2))
     customer_id = session_customer[session].astype(float)
     customer_id[customer_id < 0] = np.nan
+    product_col = product_id.astype(float)
+    product_col[product_col < 0] = np.nan
 
     # Exact duplicates (same row twice), then arrival order; copies sit next to originals.
     rows = np.concatenate([np.arange(n), np.sort(rng.choice(n, size=n_dup, replace=False))])
     rows = rows[np.lexsort((np.arange(len(rows)), ingest_ts[rows]))]
-    product_col = product_id.astype(float)
-    product_col[product_col < 0] = np.nan
-    df = conform("clickstream", {
-        "event_id": event_id[rows], "session_id": session_id[rows], "customer_id": customer_id[rows],
-        "event_type": np.array(EVENT_TYPES, dtype=object)[types[rows]], "page": page[rows], "product_id": product_col[rows],
-        "event_ts": event_ts[rows], "ingest_ts": ingest_ts[rows],
-    })
+    session_ids = hex_ids("s_", n_sessions, session_key, width=12)
+    df = conform(
+        "clickstream",
+        {
+            "event_id": hex_ids("ev_", rows, event_key),
+            "session_id": session_ids[session[rows]],
+            "customer_id": customer_id[rows],
+            "event_type": np.array(EVENT_TYPES, dtype=object)[types[rows]],
+            "page": vocabulary[page[rows]],
+            "product_id": product_col[rows],
+            "event_ts": event_ts[rows],
+            "ingest_ts": ingest_ts[rows],
+        },
+    )
     logger.debug("clickstream: %d rows, %d sessions, %d duplicates", len(df), n_sessions, n_dup)
     return {"clickstream": df}

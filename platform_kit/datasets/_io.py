@@ -53,7 +53,7 @@ def write_company(
     dest: str | Path,
     scale: Scale = "tiny",
     seed: int = 42,
-    format: str = "parquet",  # noqa: A002 - the public name the labs use
+    format: str = "parquet",  # the public name the labs use
     filesystem: Any | None = None,
     *,
     tables: Iterable[str] | None = None,

@@ -19,7 +19,15 @@ import logging
 import numpy as np
 import pandas as pd
 
-from platform_kit.datasets._common import END, START, US_PER_DAY, US_PER_HOUR, US_PER_MINUTE, US_PER_S, day_of_week
+from platform_kit.datasets._common import (
+    END,
+    START,
+    US_PER_DAY,
+    US_PER_HOUR,
+    US_PER_MINUTE,
+    US_PER_S,
+    day_of_week,
+)
 from platform_kit.datasets._schema import conform
 
 __all__ = ["ERROR_TYPES", "FAILURE_RATE", "PIPELINES", "build_pipeline_metrics"]
@@ -39,7 +47,10 @@ PIPELINES: dict[str, tuple[int, int, int, float, float, float, float, int, int]]
 }
 #: Failure type -> share of failures; the first two are announced by a degradation ramp.
 ERROR_TYPES: dict[str, float] = {
-    "OutOfMemoryError": 0.4, "Timeout": 0.3, "SourceUnavailable": 0.15, "SchemaMismatch": 0.1,
+    "OutOfMemoryError": 0.4,
+    "Timeout": 0.3,
+    "SourceUnavailable": 0.15,
+    "SchemaMismatch": 0.1,
     "PermissionDenied": 0.05,
 }
 #: Share of runs that fail.
@@ -60,15 +71,16 @@ def _schedule(rng: np.random.Generator, n_runs: int) -> tuple[np.ndarray, np.nda
         starts.append(first + k * cadence * US_PER_HOUR + minute * US_PER_MINUTE)
         pipe.append(np.full(len(k), i))
     started, pipeline = np.concatenate(starts), np.concatenate(pipe)
-    started = started + ((rng.exponential(20.0, len(started)) + rng.uniform(0, 5, len(started))) * US_PER_S).astype(
-        np.int64
-    )
+    started = started + (
+        (rng.exponential(20.0, len(started)) + rng.uniform(0, 5, len(started))) * US_PER_S
+    ).astype(np.int64)
     keep = np.argsort(started, kind="stable")[-n_runs:]
     return started[keep], pipeline[keep]
 
 
-def _ramp(rng: np.random.Generator, pipeline: np.ndarray, failed: np.ndarray, degrading: np.ndarray,
-          amp: np.ndarray) -> np.ndarray:
+def _ramp(
+    rng: np.random.Generator, pipeline: np.ndarray, failed: np.ndarray, degrading: np.ndarray, amp: np.ndarray
+) -> np.ndarray:
     """Degradation factor per run (runs sorted by pipeline, then time): >1 before a ramped failure."""
     n = len(pipeline)
     idx = np.arange(n)
@@ -76,7 +88,13 @@ def _ramp(rng: np.random.Generator, pipeline: np.ndarray, failed: np.ndarray, de
     next_fail = np.minimum.accumulate(np.where(failed, idx, n)[::-1])[::-1]
     nf = np.minimum(next_fail, n - 1)
     distance = next_fail - idx
-    ahead = (next_fail < n) & (pipeline[nf] == pipeline) & degrading[nf] & (distance >= 1) & (distance <= length[nf])
+    ahead = (
+        (next_fail < n)
+        & (pipeline[nf] == pipeline)
+        & degrading[nf]
+        & (distance >= 1)
+        & (distance <= length[nf])
+    )
     return np.where(ahead, 1.0 + amp[nf] * (length[nf] - distance + 1) / length[nf], 1.0)
 
 
@@ -123,20 +141,30 @@ def build_pipeline_metrics(rng: np.random.Generator, counts: dict[str, int]) -> 
         duration,
     )
     memory = np.select(
-        [failed & oom, failed & timeout, failed], [memory * (1.0 + amp * 1.3), memory * 1.1, mem0 * 0.4], memory
+        [failed & oom, failed & timeout, failed],
+        [memory * (1.0 + amp * 1.3), memory * 1.1, mem0 * 0.4],
+        memory,
     )
     rows_out = np.where(failed, 0, np.floor(rows_in * rng.uniform(0.97, 1.0, n)))
     bytes_written = np.where(failed, 0, np.round(rows_out * bpr * rng.uniform(0.9, 1.1, n)))
     cpu = duration * cores * rng.uniform(0.55, 0.95, n)
 
     order = np.argsort(started, kind="stable")
-    df = conform("pipeline_metrics", {
-        "run_id": np.arange(1, n + 1, dtype=np.int64), "pipeline": np.array(list(PIPELINES))[pipe][order],
-        "started_ts": started[order], "duration_s": np.round(duration, 3)[order],
-        "rows_in": rows_in.astype(np.int64)[order], "rows_out": rows_out.astype(np.int64)[order],
-        "bytes_written": bytes_written.astype(np.int64)[order], "cpu_s": np.round(cpu, 3)[order],
-        "memory_gb": np.round(memory, 3)[order], "status": np.where(failed, "failed", "success")[order],
-        "error_type": np.where(failed, error.astype(object), np.array(None, dtype=object))[order],
-    })
+    df = conform(
+        "pipeline_metrics",
+        {
+            "run_id": np.arange(1, n + 1, dtype=np.int64),
+            "pipeline": np.array(list(PIPELINES))[pipe][order],
+            "started_ts": started[order],
+            "duration_s": np.round(duration, 3)[order],
+            "rows_in": rows_in.astype(np.int64)[order],
+            "rows_out": rows_out.astype(np.int64)[order],
+            "bytes_written": bytes_written.astype(np.int64)[order],
+            "cpu_s": np.round(cpu, 3)[order],
+            "memory_gb": np.round(memory, 3)[order],
+            "status": np.where(failed, "failed", "success")[order],
+            "error_type": np.where(failed, error.astype(object), np.array(None, dtype=object))[order],
+        },
+    )
     logger.debug("pipeline_metrics: %d runs, %d failed", n, int(failed.sum()))
     return {"pipeline_metrics": df}

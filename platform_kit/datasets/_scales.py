@@ -66,7 +66,7 @@ def counts_for(factor: float) -> dict[str, int]:
         Table name -> row count.
     """
     return {
-        table: max(_MINIMUM[table], int(round(base * factor ** _GROWTH.get(table, 1.0))))
+        table: max(_MINIMUM[table], round(base * factor ** _GROWTH.get(table, 1.0)))
         for table, base in _BASE_COUNTS.items()
     }
 
@@ -96,12 +96,12 @@ def resolve_factor(scale: Scale) -> float:
         try:
             value = float(key)
         except ValueError:
-            raise DatasetError(
-                f"unknown dataset scale {scale!r}", fix=f"use {_VALID_HINT}"
-            ) from None
+            raise DatasetError(f"unknown dataset scale {scale!r}", fix=f"use {_VALID_HINT}") from None
         return resolve_factor(value)
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise DatasetError(f"invalid dataset scale {scale!r} ({type(scale).__name__})", fix=f"use {_VALID_HINT}")
+        raise DatasetError(
+            f"invalid dataset scale {scale!r} ({type(scale).__name__})", fix=f"use {_VALID_HINT}"
+        )
     value = float(scale)
     if not math.isfinite(value) or value <= 0:
         raise DatasetError(f"invalid dataset scale {scale!r}: must be positive", fix=f"use {_VALID_HINT}")

@@ -57,7 +57,9 @@ def _flat(key: str) -> tuple[list[str], int]:
     return [s for p in per for s in p], sizes.pop()  # type: ignore[attr-defined]
 
 
-def _text(rng: np.random.Generator, theme: np.ndarray, slots: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def _text(
+    rng: np.random.Generator, theme: np.ndarray, slots: dict[str, np.ndarray]
+) -> tuple[np.ndarray, ...]:
     """Subject and body of every ticket."""
     n = len(theme)
     subjects, k_sub = _flat("subjects")
@@ -127,15 +129,19 @@ def build_support_tickets(
     first_product = first_lines["product_id"].to_numpy()[
         np.searchsorted(first_lines["order_id"].to_numpy(), order_id)
     ]
-    product = products["name"].to_numpy().astype(str)[
-        np.searchsorted(products["product_id"].to_numpy(), first_product)
-    ]
+    product = (
+        products["name"]
+        .to_numpy()
+        .astype(str)[np.searchsorted(products["product_id"].to_numpy(), first_product)]
+    )
     slots = {
-        "order_id": order_id.astype(str), "product": product,
+        "order_id": order_id.astype(str),
+        "product": product,
         "days": np.maximum((created - order_ts) // US_PER_DAY, 1).astype(str),
         "amount": np.char.mod("%.2f", orders["total_amount"].to_numpy()[opos]),
         "currency": orders["currency"].to_numpy().astype(str)[opos],
-        "first_name": np.char.partition(full_name, " ")[:, 0], "full_name": full_name,
+        "first_name": np.char.partition(full_name, " ")[:, 0],
+        "full_name": full_name,
         "email": customers["email"].to_numpy().astype(str)[cpos],
         "phone": customers["phone"].to_numpy().astype(str)[cpos],
         "national_id": customers["national_id"].to_numpy().astype(str)[cpos],
@@ -149,13 +155,20 @@ def build_support_tickets(
     is_open = (resolved > END + SNAPSHOT_DAYS * US_PER_DAY) | (rng.random(n) < 0.04)
 
     order = np.argsort(created, kind="stable")
-    df = conform("support_tickets", {
-        "ticket_id": np.arange(1, n + 1, dtype=np.int64), "customer_id": customer_id[order],
-        "created_ts": created[order], "channel": rng.choice(_CHANNELS, size=n, p=[0.4, 0.3, 0.2, 0.1])[order],
-        "priority": _PRIORITIES[priority][order], "subject": subject[order], "body": body[order],
-        "resolved_ts": np.where(is_open, np.datetime64("NaT"), resolved.view("datetime64[us]"))[order],
-        "order_id": np.where(about_order, order_id, np.nan)[order],
-        "theme": np.array(_THEMES)[theme][order],
-    })
+    df = conform(
+        "support_tickets",
+        {
+            "ticket_id": np.arange(1, n + 1, dtype=np.int64),
+            "customer_id": customer_id[order],
+            "created_ts": created[order],
+            "channel": rng.choice(_CHANNELS, size=n, p=[0.4, 0.3, 0.2, 0.1])[order],
+            "priority": _PRIORITIES[priority][order],
+            "subject": subject[order],
+            "body": body[order],
+            "resolved_ts": np.where(is_open, np.datetime64("NaT"), resolved.view("datetime64[us]"))[order],
+            "order_id": np.where(about_order, order_id, np.nan)[order],
+            "theme": np.array(_THEMES)[theme][order],
+        },
+    )
     logger.debug("support_tickets: %d rows", len(df))
     return {"support_tickets": df}

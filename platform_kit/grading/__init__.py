@@ -18,7 +18,7 @@ progress store (``<state dir>/progress.sqlite``) and, when ``$WORKBENCH_CHECK_LO
 from typing import TYPE_CHECKING
 
 from platform_kit.grading._check import CHECK_LOG_ENV, CheckResult, check
-from platform_kit.grading._context import context_value
+from platform_kit.grading._context import context_value, fail
 from platform_kit.grading._progress import (
     LEARNER_ENV,
     ProgressRow,
@@ -43,6 +43,7 @@ __all__ = [
     "context_value",
     "current_learner",
     "exercise",
+    "fail",
     "get_exercise",
     "grade_submissions",
     "list_exercises",

@@ -66,18 +66,24 @@ def _evaluate(ex: Exercise, answer: Any, context: dict[str, Any] | None) -> tupl
     """Grade; returns ``(passed, attempted, message)``. Only GradingError escapes."""
     try:
         if ex.kind == "function" and not callable(answer):
-            raise AssertionError(f"expected a function, got {type(answer).__name__}; pass the function itself, "
-                                 "without calling it (no parentheses)")
+            raise AssertionError(
+                f"expected a function, got {type(answer).__name__}; pass the function itself, "
+                "without calling it (no parentheses)"
+            )
         if ex.kind == "value" and callable(answer):
             answer = answer()
         success = ex.grade(answer, context)
     except GradingError:
         raise
     except NotImplementedError:
-        return False, False, "replace `raise NotImplementedError(...)` with your code, then run this cell again"
+        return (
+            False,
+            False,
+            "replace `raise NotImplementedError(...)` with your code, then run this cell again",
+        )
     except AssertionError as exc:
         return False, True, str(exc) or "the answer is not right"
-    except Exception as exc:  # the learner's code failed: show it, do not crash the notebook
+    except Exception as exc:  # noqa: BLE001 - the learner's code failed: show it, keep the notebook going
         return False, True, f"your code raised {type(exc).__name__}: {exc}"
     return True, True, success if isinstance(success, str) and success else ex.title
 
@@ -94,7 +100,7 @@ def _show(result: CheckResult) -> None:
     if shell is not None and getattr(shell, "kernel", None) is not None:
         display({"text/markdown": result.to_markdown(), "text/plain": str(result)}, raw=True)
     else:
-        print(result)  # noqa: T201 - the learner-facing output of check() outside Jupyter
+        print(result)
 
 
 def _append_check_log(result: CheckResult, learner: str) -> None:
@@ -110,7 +116,9 @@ def _append_check_log(result: CheckResult, learner: str) -> None:
         log.warning("cannot append to the check log %s: %s", path, exc)
 
 
-def check(exercise_id: str, answer: Any, *, context: dict[str, Any] | None = None, show: bool = True) -> CheckResult:
+def check(
+    exercise_id: str, answer: Any, *, context: dict[str, Any] | None = None, show: bool = True
+) -> CheckResult:
     """Grade ``answer`` for ``exercise_id``, show the result, and record it.
 
     A wrong answer never raises: the result says what is wrong (with the hint) and the
@@ -135,8 +143,14 @@ def check(exercise_id: str, answer: Any, *, context: dict[str, Any] | None = Non
     ex = get_exercise(exercise_id)
     passed, attempted, message = _evaluate(ex, answer, context)
     result = CheckResult(
-        exercise_id=ex.id, lab=ex.lab, title=ex.title, passed=passed, attempted=attempted, message=message,
-        hint=ex.hint, ts=datetime.now(UTC).isoformat(timespec="seconds"),
+        exercise_id=ex.id,
+        lab=ex.lab,
+        title=ex.title,
+        passed=passed,
+        attempted=attempted,
+        message=message,
+        hint=ex.hint,
+        ts=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     learner = current_learner()
     try:

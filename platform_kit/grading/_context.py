@@ -1,12 +1,21 @@
-"""Helpers for graders that need data computed by the notebook (the ``context``)."""
+"""Helpers for graders: failing with a learner-facing message, reading the notebook's ``context``."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from platform_kit.errors import GradingError
 
 T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    """Reject the learner's answer: raise ``AssertionError(message)``.
+
+    Graders call this (rather than ``assert``, which ``python -O`` strips) with a message
+    that says what is wrong and what to look at, without giving the answer away.
+    """
+    raise AssertionError(message)
 
 
 def context_value(context: dict[str, Any] | None, key: str, expected: type[T], *, exercise_id: str) -> T:

@@ -86,8 +86,14 @@ def _connect(db: Path | None) -> Iterator[sqlite3.Connection]:
 
 
 def record_attempt(
-    exercise_id: str, lab: str, passed: bool, message: str, ts: str, *,
-    learner: str | None = None, db: Path | None = None,
+    exercise_id: str,
+    lab: str,
+    passed: bool,
+    message: str,
+    ts: str,
+    *,
+    learner: str | None = None,
+    db: Path | None = None,
 ) -> None:
     """Append one attempt to the store.
 
@@ -135,7 +141,11 @@ def progress_table(learner: str | None = None, *, db: Path | None = None) -> lis
         ever_passed = bool(passed) or (previous is not None and previous.passed)
         keep_message = previous is not None and previous.passed and not passed
         best[(who, exercise_id)] = ProgressRow(
-            learner=who, exercise_id=exercise_id, lab=lab, passed=ever_passed, attempts=attempts,
+            learner=who,
+            exercise_id=exercise_id,
+            lab=lab,
+            passed=ever_passed,
+            attempts=attempts,
             last_ts=max(ts, previous.last_ts) if previous else ts,
             message=previous.message if keep_message and previous else message,
         )

@@ -62,7 +62,9 @@ class Exercise:
         return self.grader(answer)
 
 
-def exercise(*, id: str, lab: str, hint: str, title: str = "", kind: Kind = "value") -> Callable[[Grader], Grader]:  # noqa: A002
+def exercise(
+    *, id: str, lab: str, hint: str, title: str = "", kind: Kind = "value"
+) -> Callable[[Grader], Grader]:
     """Register the decorated function as the grader of exercise ``id``.
 
     Args:
@@ -76,15 +78,20 @@ def exercise(*, id: str, lab: str, hint: str, title: str = "", kind: Kind = "val
         GradingError: The id is malformed or already used by another grader.
     """
     if not _ID.match(id):
-        raise GradingError(f"exercise id {id!r} is malformed", fix="use lower-case dotted ids like 'welcome.order_revenue'")
+        raise GradingError(
+            f"exercise id {id!r} is malformed", fix="use lower-case dotted ids like 'welcome.order_revenue'"
+        )
 
     def register(grader: Grader) -> Grader:
         existing = _REGISTRY.get(id)
         same = existing is not None and (existing.grader.__module__, existing.grader.__qualname__) == (
-            grader.__module__, grader.__qualname__)
+            grader.__module__,
+            grader.__qualname__,
+        )
         if existing is not None and not same:
             raise GradingError(
-                f"exercise id {id!r} is registered twice ({existing.grader.__module__} and {grader.__module__})",
+                f"exercise id {id!r} is registered twice "
+                f"({existing.grader.__module__} and {grader.__module__})",
                 fix="give one of the exercises another id",
             )
         _REGISTRY[id] = Exercise(id=id, lab=lab, title=title or id, hint=hint, kind=kind, grader=grader)

@@ -77,14 +77,32 @@ def _rows_for(submission: Path, lab: str, result: LabResult) -> list[GradeRow]:
     for exercise_id in ids:
         record = seen.get(exercise_id)
         message = record.message if record else "check not reached (the notebook stopped before it)"
-        rows.append(GradeRow(str(submission), lab, exercise_id, bool(record and record.passed), message, score,
-                             result.status, result.cause))
+        rows.append(
+            GradeRow(
+                str(submission),
+                lab,
+                exercise_id,
+                bool(record and record.passed),
+                message,
+                score,
+                result.status,
+                result.cause,
+            )
+        )
     return rows
 
 
 def grade_submissions(
-    paths: Sequence[Path], out_csv: Path, profile: str = "embedded", timeout: float = 300, *,
-    scale: str = "tiny", seed: int = 42, jobs: int = 1, out_dir: Path | None = None, progress: bool = True,
+    paths: Sequence[Path],
+    out_csv: Path,
+    profile: str = "embedded",
+    timeout: float = 300,
+    *,
+    scale: str = "tiny",
+    seed: int = 42,
+    jobs: int = 1,
+    out_dir: Path | None = None,
+    progress: bool = True,
 ) -> tuple[list[GradeRow], RunReport]:
     """Execute each learner notebook and write one CSV row per (submission, exercise).
 
@@ -121,10 +139,22 @@ def grade_submissions(
         env = {LEARNER_ENV: path.stem}
         jobs_list.append(NotebookJob(name, path, labs_dir or path.parent, env))
     run_dir = out_dir or new_run_dir(root, prefix="grade-")
-    report = run_notebooks(jobs_list, run_dir=run_dir, profile=profile, scale=scale, seed=seed, workers=jobs,
-                           timeout_per_cell=timeout, learner=True, progress=progress)
-    rows = [row for job, result in zip(jobs_list, report.labs, strict=True)
-            for row in _rows_for(job.notebook, _lab_of(job.notebook), result)]
+    report = run_notebooks(
+        jobs_list,
+        run_dir=run_dir,
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        workers=jobs,
+        timeout_per_cell=timeout,
+        learner=True,
+        progress=progress,
+    )
+    rows = [
+        row
+        for job, result in zip(jobs_list, report.labs, strict=True)
+        for row in _rows_for(job.notebook, _lab_of(job.notebook), result)
+    ]
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         with out_csv.open("w", newline="", encoding="utf-8") as handle:

@@ -58,11 +58,14 @@ def _read(path: Path, problems: list[BuildProblem]) -> NotebookNode | None:
     cells = cells_with_outputs(nb)
     if cells:
         shown = ", ".join(map(str, cells[:8])) + (" ..." if len(cells) > 8 else "")
-        problems.append(BuildProblem(
-            path, "outputs",
-            f"code cells {shown} carry outputs or execution counts; clear them "
-            "(Edit > Clear Outputs of All Cells, or `jupyter nbconvert --clear-output --inplace`)",
-        ))
+        problems.append(
+            BuildProblem(
+                path,
+                "outputs",
+                f"code cells {shown} carry outputs or execution counts; clear them "
+                "(Edit > Clear Outputs of All Cells, or `jupyter nbconvert --clear-output --inplace`)",
+            )
+        )
     return nb
 
 
@@ -94,7 +97,9 @@ def build_labs(solutions_dir: Path, labs_dir: Path, check: bool = False) -> Buil
         if nb is None:
             continue
         source = f"{solutions_dir.name}/{solution.name}"
-        result.problems.extend(BuildProblem(solution, "lint", line) for line in lint_notebook(nb, name=source))
+        result.problems.extend(
+            BuildProblem(solution, "lint", line) for line in lint_notebook(nb, name=source)
+        )
         try:
             text = dumps_notebook(build_learner_notebook(nb, source=source))
         except LabError as exc:
@@ -118,7 +123,9 @@ def build_labs(solutions_dir: Path, labs_dir: Path, check: bool = False) -> Buil
     for path in sorted(labs_dir.glob("*.ipynb")) if labs_dir.is_dir() else []:
         if path.name not in expected:
             result.problems.append(
-                BuildProblem(path, "extra", f"no {solutions_dir.name}/{path.name}; delete it or add its solution")
+                BuildProblem(
+                    path, "extra", f"no {solutions_dir.name}/{path.name}; delete it or add its solution"
+                )
             )
         elif check:
             _read(path, result.problems)

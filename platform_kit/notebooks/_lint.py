@@ -75,7 +75,9 @@ def lint_notebook(nb: NotebookNode, *, name: str = "notebook") -> list[str]:
         for match in _CHECK_ID.finditer(cell.source):
             tag = f"{CHECK_TAG_PREFIX}{match['id']}"
             if tag not in tags:
-                problems.append(f"{name}, cell {index}: calls check({match['id']!r}) but is not tagged {tag!r}")
+                problems.append(
+                    f"{name}, cell {index}: calls check({match['id']!r}) but is not tagged {tag!r}"
+                )
     for cell_index, end_line in regions:
         if not any(position > (cell_index, end_line) for position in checks):
             problems.append(

@@ -72,21 +72,30 @@ def find_regions(source: str, *, where: str = "notebook", cell_index: int = 0) -
         if match is None:
             if _NEAR_MARKER.match(line):
                 raise _marker_error(
-                    where, cell_index, line_no, f"malformed solution marker {line.strip()!r}",
+                    where,
+                    cell_index,
+                    line_no,
+                    f"malformed solution marker {line.strip()!r}",
                     f"write the marker exactly as {BEGIN_MARKER!r} or {END_MARKER!r} on a line of its own",
                 )
             continue
         if match["kind"] == "BEGIN":
             if open_at is not None:
                 raise _marker_error(
-                    where, cell_index, line_no, f"nested {BEGIN_MARKER!r} (the one on line {open_at + 1} is open)",
+                    where,
+                    cell_index,
+                    line_no,
+                    f"nested {BEGIN_MARKER!r} (the one on line {open_at + 1} is open)",
                     f"close the first region with {END_MARKER!r} before opening another",
                 )
             open_at, open_indent = line_no, match["indent"]
         else:
             if open_at is None:
                 raise _marker_error(
-                    where, cell_index, line_no, f"{END_MARKER!r} without a matching {BEGIN_MARKER!r}",
+                    where,
+                    cell_index,
+                    line_no,
+                    f"{END_MARKER!r} without a matching {BEGIN_MARKER!r}",
                     f"add {BEGIN_MARKER!r} above the solution code or delete the stray END line",
                 )
             inner = [_HINT.match(text) for text in lines[open_at + 1 : line_no]]
@@ -95,7 +104,10 @@ def find_regions(source: str, *, where: str = "notebook", cell_index: int = 0) -
             open_at = None
     if open_at is not None:
         raise _marker_error(
-            where, cell_index, open_at, f"{BEGIN_MARKER!r} is never closed",
+            where,
+            cell_index,
+            open_at,
+            f"{BEGIN_MARKER!r} is never closed",
             f"add {END_MARKER!r} after the solution code, at the same indentation",
         )
     return regions
@@ -104,8 +116,11 @@ def find_regions(source: str, *, where: str = "notebook", cell_index: int = 0) -
 def _outside_hint(lines: list[str], regions: list[SolutionRegion], region: SolutionRegion) -> str | None:
     """The nearest ``# HINT:`` line above ``region`` outside every region, else the first below."""
     inside = {n for r in regions for n in range(r.begin, r.end + 1)}
-    hints = [(n, m["text"]) for n, line in enumerate(lines)
-             if n not in inside and (m := _HINT.match(line)) is not None and m["text"]]
+    hints = [
+        (n, m["text"])
+        for n, line in enumerate(lines)
+        if n not in inside and (m := _HINT.match(line)) is not None and m["text"]
+    ]
     above = [text for n, text in hints if n < region.begin]
     if above:
         return above[-1]

@@ -41,7 +41,9 @@ def read_notebook(path: Path) -> NotebookNode:
     try:
         return nbformat.read(str(path), as_version=4)
     except FileNotFoundError as exc:
-        raise LabError(f"notebook {path} does not exist", fix="check the path or run `workbench labs`") from exc
+        raise LabError(
+            f"notebook {path} does not exist", fix="check the path or run `workbench labs`"
+        ) from exc
     except Exception as exc:  # nbformat raises json, validation and reader errors
         raise LabError(
             f"cannot read notebook {path}: {type(exc).__name__}: {exc}",

@@ -169,7 +169,14 @@ class RunReport:
 
 def _rows(report: RunReport) -> list[list[str]]:
     return [
-        [lab.name, lab.status, f"{lab.duration_s:.1f}", str(lab.checks_passed), str(lab.checks_failed), lab.cause]
+        [
+            lab.name,
+            lab.status,
+            f"{lab.duration_s:.1f}",
+            str(lab.checks_passed),
+            str(lab.checks_failed),
+            lab.cause,
+        ]
         for lab in report.labs
     ]
 
@@ -189,6 +196,7 @@ def _summary(report: RunReport) -> str:
 
 def render_markdown(report: RunReport) -> str:
     """The report as a Markdown table."""
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
@@ -208,7 +216,7 @@ def render_html(report: RunReport) -> str:
         cells[1] = f'<td style="color:{colours[lab.status]};font-weight:bold">{html.escape(lab.status)}</td>'
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>Lab run {html.escape(report.started_at)}</title>"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
@@ -231,7 +239,9 @@ def read_check_log(path: Path) -> list[CheckRecord]:
             continue
         try:
             entry = json.loads(line)
-            record = CheckRecord(str(entry["exercise_id"]), bool(entry["passed"]), str(entry.get("message", "")))
+            record = CheckRecord(
+                str(entry["exercise_id"]), bool(entry["passed"]), str(entry.get("message", ""))
+            )
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("%s:%d: skipping unreadable check record (%s)", path, number, exc)
             continue

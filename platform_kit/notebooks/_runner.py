@@ -113,7 +113,13 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def execute_job(
-    job: NotebookJob, run_dir: Path, *, profile: str, scale: str, seed: int, timeout_per_cell: float,
+    job: NotebookJob,
+    run_dir: Path,
+    *,
+    profile: str,
+    scale: str,
+    seed: int,
+    timeout_per_cell: float,
     kernel_name: str = KERNEL_NAME,
 ) -> LabResult:
     """Execute one notebook in a worker process and collect its result and checks.
@@ -124,11 +130,17 @@ def execute_job(
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     (run_dir / "checks").mkdir(exist_ok=True)
-    spec_path, result_path, log_path = (logs / f"{job.name}.{ext}" for ext in ("spec.json", "result.json", "log"))
+    spec_path, result_path, log_path = (
+        logs / f"{job.name}.{ext}" for ext in ("spec.json", "result.json", "log")
+    )
     spec: dict[str, Any] = {
-        "input": str(job.notebook), "output": str(output), "cwd": str(job.cwd), "kernel_name": kernel_name,
+        "input": str(job.notebook),
+        "output": str(output),
+        "cwd": str(job.cwd),
+        "kernel_name": kernel_name,
         "parameters": {"profile": profile, "scale": scale, "seed": seed},
-        "timeout_per_cell": math.ceil(timeout_per_cell), "result": str(result_path),  # nbclient wants an int
+        "timeout_per_cell": math.ceil(timeout_per_cell),
+        "result": str(result_path),  # nbclient wants an int
     }
     spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     env = job_env(job, run_dir, profile, scale, seed)
@@ -141,7 +153,12 @@ def execute_job(
         try:
             proc = subprocess.run(
                 [sys.executable, "-P", str(_WORKER), str(spec_path)],
-                env=env, cwd=job.cwd, stdout=log_file, stderr=subprocess.STDOUT, timeout=limit, check=False,
+                env=env,
+                cwd=job.cwd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                timeout=limit,
+                check=False,
             )
             returncode: int | None = proc.returncode
         except subprocess.TimeoutExpired:
@@ -162,16 +179,28 @@ def execute_job(
         status = "failed"
     err = outcome.get("error")
     return LabResult(
-        name=job.name, notebook=str(job.notebook), executed=str(output), status=status,
-        duration_s=round(time.monotonic() - started, 2), checks=checks,
+        name=job.name,
+        notebook=str(job.notebook),
+        executed=str(output),
+        status=status,
+        duration_s=round(time.monotonic() - started, 2),
+        checks=checks,
         error=ErrorInfo(**err) if err else None,
     )
 
 
 def run_notebooks(
-    jobs: Sequence[NotebookJob], *, run_dir: Path, profile: str = "embedded", scale: str = "tiny",
-    seed: int = 42, workers: int = 1, timeout_per_cell: float = 300, learner: bool = False,
-    progress: bool = True, on_result: Callback | None = None,
+    jobs: Sequence[NotebookJob],
+    *,
+    run_dir: Path,
+    profile: str = "embedded",
+    scale: str = "tiny",
+    seed: int = 42,
+    workers: int = 1,
+    timeout_per_cell: float = 300,
+    learner: bool = False,
+    progress: bool = True,
+    on_result: Callback | None = None,
 ) -> RunReport:
     """Execute ``jobs`` (``workers`` at a time) into ``run_dir`` and write the report there.
 
@@ -193,10 +222,22 @@ def run_notebooks(
     if len({job.name for job in jobs}) != len(jobs):
         raise LabError("two notebooks in one run share a name", fix="run them in separate runs")
     run_dir.mkdir(parents=True, exist_ok=True)
-    report = RunReport(run_dir=run_dir, started_at=_utc_now().isoformat(timespec="seconds"),
-                       profile=profile, scale=scale, seed=seed, learner=learner)
-    execute = functools.partial(execute_job, run_dir=run_dir, profile=profile, scale=scale, seed=seed,
-                                timeout_per_cell=timeout_per_cell)
+    report = RunReport(
+        run_dir=run_dir,
+        started_at=_utc_now().isoformat(timespec="seconds"),
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        learner=learner,
+    )
+    execute = functools.partial(
+        execute_job,
+        run_dir=run_dir,
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        timeout_per_cell=timeout_per_cell,
+    )
     results: dict[str, LabResult] = {}
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -225,8 +266,15 @@ def run_notebooks(
 
 
 def run_labs(
-    labs: Sequence[Lab | Path], profile: str = "embedded", scale: str = "tiny", seed: int = 42,
-    jobs: int = 1, timeout_per_cell: float = 300, out_dir: Path | None = None, *, learner: bool = False,
+    labs: Sequence[Lab | Path],
+    profile: str = "embedded",
+    scale: str = "tiny",
+    seed: int = 42,
+    jobs: int = 1,
+    timeout_per_cell: float = 300,
+    out_dir: Path | None = None,
+    *,
+    learner: bool = False,
     progress: bool = True,
 ) -> RunReport:
     """Execute lab notebooks headlessly and write ``report.{json,md,html}``.
@@ -257,5 +305,14 @@ def run_labs(
         name = safe_name(item.name if isinstance(item, Lab) else path.stem)
         notebook_jobs.append(NotebookJob(name, path.resolve(), path.resolve().parent))
     run_dir = out_dir or new_run_dir()
-    return run_notebooks(notebook_jobs, run_dir=run_dir, profile=profile, scale=scale, seed=seed,
-                         workers=jobs, timeout_per_cell=timeout_per_cell, learner=learner, progress=progress)
+    return run_notebooks(
+        notebook_jobs,
+        run_dir=run_dir,
+        profile=profile,
+        scale=scale,
+        seed=seed,
+        workers=jobs,
+        timeout_per_cell=timeout_per_cell,
+        learner=learner,
+        progress=progress,
+    )

@@ -42,7 +42,7 @@ def _failing_cell(output: Path) -> tuple[int | None, list[str]]:
 
     try:
         nb = nbformat.read(str(output), as_version=4)
-    except Exception:  # the output may not exist if the kernel never started
+    except Exception:  # noqa: BLE001 - the output may not exist if the kernel never started
         return None, []
     started = [i for i, c in enumerate(nb.cells) if c.metadata.get("papermill", {}).get("start_time")]
     if not started:
@@ -66,8 +66,10 @@ def _classify(exc: BaseException, output: Path) -> dict[str, Any]:
         status, ename, evalue = "error", type(exc).__name__, str(exc) or "the kernel died"
     else:
         status, ename, evalue = "error", type(exc).__name__, str(exc)
-    return {"status": status, "error": {"ename": ename, "evalue": _short(evalue),
-                                         "cell_index": cell_index, "cell_tags": tags}}
+    return {
+        "status": status,
+        "error": {"ename": ename, "evalue": _short(evalue), "cell_index": cell_index, "cell_tags": tags},
+    }
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
             log_output=False,
         )
         outcome: dict[str, Any] = {"status": "passed", "error": None}
-    except Exception as exc:  # every failure becomes a reported cause, never a crash
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reported cause, never a crash
         outcome = _classify(exc, output)
     outcome["duration_s"] = round(time.monotonic() - started, 3)
     return outcome

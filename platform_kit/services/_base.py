@@ -59,6 +59,9 @@ class Service(ABC):
     """
 
     kind: ClassVar[str]
+    #: True for engines living inside the calling process (chdb, local Spark, folders):
+    #: `workbench up` cannot start them on behalf of other processes.
+    in_process: ClassVar[bool] = False
 
     def __init__(self, config: BackendConfig, workbench: Workbench) -> None:
         self.config = config
@@ -204,9 +207,16 @@ class ProcessService(Service):
             _log.info("%s started on %s in %.1f s", self.name, self.endpoint, time.monotonic() - began)
         self.after_start(port)
         if owned:
+            self._guardian = proc.guard(["kill", "-TERM", str(child.pid)],
+                                        log_path=self.log_path.with_name(f"{self.name}-guardian.log"))
             atexit.register(self.stop)
 
     def stop(self) -> None:
+        guardian = getattr(self, "_guardian", None)
+        if guardian is not None:  # stopping normally: the guardian has nothing left to do
+            guardian.kill()
+            guardian.wait(timeout=5)
+            self._guardian = None
         record = proc.read_record(self.name)
         pid = self._proc.pid if self._proc is not None else (record.pid if record else None)
         if pid is not None:

@@ -34,6 +34,7 @@ __all__ = [
     "read_record",
     "remove_record",
     "spawn",
+    "guard",
     "stop_pid",
     "tail",
     "wait_until",
@@ -193,6 +194,20 @@ def spawn(
             )
         except OSError as exc:
             raise ServiceError(f"cannot execute {cmd[0]}: {exc}", fix="reinstall with `make install`") from exc
+
+
+def guard(stop_command: Sequence[str], *, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a guardian that runs ``stop_command`` once this process is gone.
+
+    The guardian lives in its own session, so killing this process's group (as Jupyter
+    does to a kernel) does not take the guardian down before it has cleaned up.
+    Kill the returned process when stopping the service normally.
+    """
+    import sys
+
+    command = [sys.executable, "-m", "platform_kit.services._guardian", "--owner", str(os.getpid()),
+               "--", *stop_command]
+    return spawn(command, log_path=log_path, owned=False)
 
 
 def tail(path: Path | str, lines: int = 20) -> str:

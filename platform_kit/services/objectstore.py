@@ -262,6 +262,8 @@ class LocalConfig(BackendConfig):
 class LocalStore(ObjectStore):
     """Buckets as sub-folders of ``root`` (default ``<state>/data/object_store``)."""
 
+    in_process = True
+
     config: LocalConfig
 
     @property

@@ -84,6 +84,8 @@ OLAP_ENGINES: Registry[OLAP] = Registry("olap")
 class ChdbOLAP(OLAP):
     """One chdb session per process (chdb allows only one), reused by every caller."""
 
+    in_process = True
+
     config: ChdbConfig
     _session: Any = None
     _session_path: str | None = None

@@ -172,10 +172,21 @@ class EmbeddedPostgres(Postgres):
                 )
             self._owned = owned
             if owned:
-                import atexit
-
-                atexit.register(self.stop)
+                self._guard()
         self._ensure_database()
+
+    def _guard(self) -> None:
+        """Stop the server when this process ends, even if it is killed (see ``_guardian``)."""
+        import atexit
+
+        stop = self._stop_command()
+        if self._user():
+            stop = ["runuser", "-u", _SYSTEM_USER, "--", *stop]
+        self._guardian = proc.guard(stop, log_path=self.log_path.with_name("postgres-guardian.log"))
+        atexit.register(self.stop)
+
+    def _stop_command(self) -> list[str]:
+        return [_bin("pg_ctl"), "-D", str(self.data_dir), "-w", "-m", "fast", "stop"]
 
     def _ensure_database(self) -> None:
         name = self.config.database
@@ -185,9 +196,14 @@ class EmbeddedPostgres(Postgres):
             self.query(f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
 
     def stop(self) -> None:
+        guardian = getattr(self, "_guardian", None)
+        if guardian is not None:  # we stop it ourselves now; the guardian must not run later
+            guardian.kill()
+            guardian.wait(timeout=5)
+            self._guardian = None
         if self._postmaster() is None:
             return
-        done = self._run([_bin("pg_ctl"), "-D", str(self.data_dir), "-w", "-m", "fast", "stop"])
+        done = self._run(self._stop_command())
         if done.returncode != 0:
             _log.warning("pg_ctl stop failed: %s", done.stderr.strip())
 

@@ -90,6 +90,8 @@ class ConnectSparkConfig(_SparkCommon):
 class SparkBackend(Service):
     """Spark session factory; one session per process."""
 
+    in_process = True
+
     kind = "spark"
     _session: Any = None
 
@@ -136,7 +138,8 @@ class SparkBackend(Service):
             builder = builder.remote(cfg.remote)
         else:
             check_java()
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            if isinstance(cfg, LocalSparkConfig):  # a cluster's executors must reach the driver
+                os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             builder = builder.master(cfg.master)
         for key, value in self.builder_conf().items():
             builder = builder.config(key, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -82,13 +83,13 @@ def test_verify_company_tampered_value_raises_naming_table_and_fix(tiny: dict[st
 
 
 def test_verify_company_unrecorded_scale_raises_unless_not_strict(tiny: dict[str, pd.DataFrame]) -> None:
-    with pytest.raises(DatasetError, match="no recorded checksums.*tiny/42"):
+    with pytest.raises(DatasetError, match=r"no recorded checksums.*tiny/42"):
         verify_company(tiny, 3.5, 42)
     assert verify_company(tiny, "tiny", 999, strict=False) == {}
 
 
 def test_verify_company_unknown_table_raises(tiny: dict[str, pd.DataFrame]) -> None:
-    with pytest.raises(DatasetError, match="unknown table.*'invoices'"):
+    with pytest.raises(DatasetError, match=r"unknown table.*'invoices'"):
         verify_company({"invoices": tiny["orders"]}, "tiny", 42)
 
 
@@ -129,8 +130,12 @@ def test_generate_company_foreign_keys_are_valid(tiny: dict[str, pd.DataFrame]) 
             parent, key = target.split(".")
             values = tiny[table][column].dropna()
             assert values.isin(tiny[parent][key]).all(), f"{table}.{column} -> {target}"
+
+
+def test_generate_company_primary_keys_are_unique(tiny: dict[str, pd.DataFrame]) -> None:
     for table, schema in SCHEMAS.items():
-        assert not tiny[table].duplicated(list(schema.primary_key)).any() or table == "clickstream"
+        df = tiny[table].drop_duplicates() if table == "clickstream" else tiny[table]  # duplicates on purpose
+        assert not df.duplicated(list(schema.primary_key)).any(), table
 
 
 def test_orders_total_amount_equals_sum_of_items_to_the_cent(tiny: dict[str, pd.DataFrame]) -> None:
@@ -237,7 +242,7 @@ def test_pipeline_metrics_failures_follow_rising_duration(tiny: dict[str, pd.Dat
 def test_scales_row_counts_grow_monotonically() -> None:
     names = ["tiny", "small", "medium", "large"]
     assert list(SCALES) == names
-    for smaller, larger in zip(names, names[1:]):
+    for smaller, larger in itertools.pairwise(names):
         assert all(SCALES[larger][t] > SCALES[smaller][t] for t in SCALES["tiny"])
     assert SCALES["tiny"]["customers"] == 200 and SCALES["tiny"]["clickstream"] == 5000
     assert SCALES["large"]["clickstream"] >= 1_000_000
@@ -274,7 +279,9 @@ def test_generate_company_invalid_seed_raises(seed: object) -> None:
 # --- files ---------------------------------------------------------------------------
 
 
-def test_write_company_parquet_round_trip_keeps_microseconds(tmp_path: Path, tiny: dict[str, pd.DataFrame]) -> None:
+def test_write_company_parquet_round_trip_keeps_microseconds(
+    tmp_path: Path, tiny: dict[str, pd.DataFrame]
+) -> None:
     paths = write_company(tmp_path / "out", "tiny", 42, frames=tiny)
     assert set(paths) == set(TABLES)
     for name, path in paths.items():

@@ -38,14 +38,17 @@ def revenue_by_status(orders: pd.DataFrame) -> pd.Series:
 
 def orders_frame() -> pd.DataFrame:
     # customer 7 has the largest single order; customer 3 has the largest total
-    return pd.DataFrame({
-        "customer_id": [7, 3, 3, 3, 5, 5],
-        "total_amount": [500.0, 200.0, 250.0, 100.0, 120.0, np.nan],
-        "status": ["shipped"] * 6,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [7, 3, 3, 3, 5, 5],
+            "total_amount": [500.0, 200.0, 250.0, 100.0, 120.0, np.nan],
+            "status": ["shipped"] * 6,
+        }
+    )
 
 
 # --- welcome.order_revenue -----------------------------------------------------------------
+
 
 def test_order_revenue_accepts_the_right_function() -> None:
     result = check("welcome.order_revenue", revenue_by_status, show=False)
@@ -66,7 +69,10 @@ def test_order_revenue_accepts_the_right_function() -> None:
     ],
     ids=["wrong-grouping", "unsorted", "dataframe", "mean", "min-count", "drops-refunds", "mutates", "dict"],
 )
-def test_order_revenue_rejects_wrong_functions(wrong: Callable[[pd.DataFrame], object], expected_words: str) -> None:
+def test_order_revenue_rejects_wrong_functions(
+    wrong: Callable[[pd.DataFrame], object],
+    expected_words: str,
+) -> None:
     result = check("welcome.order_revenue", wrong, show=False)
     assert not result.passed and result.attempted
     assert expected_words in result.message
@@ -79,6 +85,7 @@ def test_order_revenue_wants_the_function_not_its_result() -> None:
 
 # --- welcome.top_customer ------------------------------------------------------------------
 
+
 def test_top_customer_is_checked_against_the_context_data() -> None:
     orders = orders_frame()
     assert check("welcome.top_customer", 3, context={"orders": orders}, show=False).passed
@@ -90,8 +97,13 @@ def test_top_customer_is_checked_against_the_context_data() -> None:
 
 @pytest.mark.parametrize(
     ("answer", "words"),
-    [(7, "another customer spent more"), (42, "no orders"), ("3", "as an int"), (True, "as an int"),
-     (pd.Series([3]), "idxmax")],
+    [
+        (7, "another customer spent more"),
+        (42, "no orders"),
+        ("3", "as an int"),
+        (True, "as an int"),
+        (pd.Series([3]), "idxmax"),
+    ],
     ids=["largest-single-order", "unknown-id", "string", "bool", "series"],
 )
 def test_top_customer_rejects_wrong_ids(answer: object, words: str) -> None:
@@ -117,6 +129,7 @@ def test_value_exercise_evaluates_a_zero_argument_callable() -> None:
 
 
 # --- check() behaviour -------------------------------------------------------------------
+
 
 def test_not_implemented_counts_as_not_attempted_with_hint(capsys: pytest.CaptureFixture[str]) -> None:
     def stub(orders: pd.DataFrame) -> pd.Series:
@@ -155,6 +168,7 @@ def test_registry_rejects_bad_and_duplicate_ids(scratch_exercises: None) -> None
             raise AssertionError("not 42")
 
     with pytest.raises(GradingError, match="registered twice"):
+
         @exercise(id="scratch.answer", lab="99_x", hint="h")
         def second(answer: object) -> None:
             pass
@@ -165,6 +179,7 @@ def test_registry_rejects_bad_and_duplicate_ids(scratch_exercises: None) -> None
 
 
 # --- progress store and check log --------------------------------------------------------
+
 
 def test_progress_store_records_attempts_best_per_exercise(isolated: Path) -> None:
     check("welcome.order_revenue", lambda o: o, show=False)
@@ -187,5 +202,7 @@ def test_check_log_gets_one_json_line_per_check(isolated: Path, monkeypatch: pyt
     check("welcome.top_customer", 7, context={"orders": orders_frame()}, show=False)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["exercise_id"], e["passed"]) for e in lines] == [
-        ("welcome.order_revenue", True), ("welcome.top_customer", False)]
+        ("welcome.order_revenue", True),
+        ("welcome.top_customer", False),
+    ]
     assert lines[0]["lab"] == "00_welcome" and lines[0]["learner"] == "ada" and lines[1]["message"]

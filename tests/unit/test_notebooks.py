@@ -46,11 +46,17 @@ def solution_nb() -> NotebookNode:
 
 # --- marker replacement ----------------------------------------------------------------
 
+
 def test_region_becomes_stub_with_indentation_and_hint() -> None:
     out = replace_solutions(FUNCTION_CELL)
     assert out.splitlines() == [
-        "import math", "", "def double(x):", "    # HINT: multiply by two",
-        '    raise NotImplementedError("multiply by two")', "", "print(double(2))",
+        "import math",
+        "",
+        "def double(x):",
+        "    # HINT: multiply by two",
+        '    raise NotImplementedError("multiply by two")',
+        "",
+        "print(double(2))",
     ]
 
 
@@ -118,6 +124,7 @@ def test_malformed_markers_name_notebook_cell_and_fix(source: str, problem: str)
 
 # --- build-labs ----------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     """A checkout with two solutions and an empty labs/ folder."""
@@ -134,8 +141,10 @@ def project(tmp_path: Path) -> Path:
 
 
 def _kinds(result: BuildResult) -> set[tuple[str, str]]:
-    return {(p.path.name if p.path.parent.name != "solutions" else "solutions/" + p.path.name, p.kind)
-            for p in result.problems}
+    return {
+        (p.path.name if p.path.parent.name != "solutions" else "solutions/" + p.path.name, p.kind)
+        for p in result.problems
+    }
 
 
 def test_build_writes_deterministic_learner_copies(project: Path) -> None:
@@ -169,8 +178,12 @@ def test_check_reports_missing_stale_outputs_and_extra_files(project: Path) -> N
     write(run_copy, labs / "00_welcome.ipynb")
     write(lab_notebook(), labs / "09_orphan.ipynb")
     kinds = _kinds(build_labs(project / "solutions", labs, check=True))
-    assert {("01_assessment.ipynb", "stale"), ("00_welcome.ipynb", "stale"), ("00_welcome.ipynb", "outputs"),
-            ("09_orphan.ipynb", "extra")} <= kinds
+    assert {
+        ("01_assessment.ipynb", "stale"),
+        ("00_welcome.ipynb", "stale"),
+        ("00_welcome.ipynb", "outputs"),
+        ("09_orphan.ipynb", "extra"),
+    } <= kinds
 
 
 def test_check_reports_lint_problems_and_bad_markers(project: Path) -> None:
@@ -195,8 +208,19 @@ def test_cli_build_labs_check_exit_codes(project: Path, monkeypatch: pytest.Monk
 
 # --- registry ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["01", "1", "01_assessment", "assessment", "ASSESSMENT",
-                                  "labs/01_assessment.ipynb", "solutions/01_assessment.ipynb"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "01",
+        "1",
+        "01_assessment",
+        "assessment",
+        "ASSESSMENT",
+        "labs/01_assessment.ipynb",
+        "solutions/01_assessment.ipynb",
+    ],
+)
 def test_resolve_labs_accepts_every_form(project: Path, name: str) -> None:
     (lab,) = resolve_labs([name], root=project)
     assert lab.name == "01_assessment"
@@ -213,6 +237,7 @@ def test_resolve_labs_defaults_to_all_and_rejects_unknown(project: Path) -> None
 
 
 # --- lint ----------------------------------------------------------------------------------
+
 
 def test_lint_accepts_a_valid_notebook() -> None:
     assert lint_notebook(solution_nb()) == []
@@ -233,8 +258,11 @@ def test_lint_catches_exercise_without_check() -> None:
     problems = lint_notebook(nb, name="x.ipynb")
     assert any("not followed by a check" in p and "cell 2" in p for p in problems)
     # a check *before* the exercise does not count, nor one in a solution-only cell
-    early = lab_notebook(code(CHECK_CELL, "check-demo.double"), code(FUNCTION_CELL),
-                         code(CHECK_CELL, "check-demo.double", "solution-only"))
+    early = lab_notebook(
+        code(CHECK_CELL, "check-demo.double"),
+        code(FUNCTION_CELL),
+        code(CHECK_CELL, "check-demo.double", "solution-only"),
+    )
     assert any("not followed by a check" in p for p in lint_notebook(early))
 
 
@@ -247,7 +275,9 @@ def test_lint_wants_check_cells_tagged_and_markers_well_formed() -> None:
 
 
 def test_each_region_takes_the_nearest_hint_above_it() -> None:
-    source = ("# HINT: first\ndef a():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
-              "# HINT: second\ndef b():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION")
+    source = (
+        "# HINT: first\ndef a():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+        "# HINT: second\ndef b():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION"
+    )
     stubs = [line.strip() for line in replace_solutions(source).splitlines() if "raise" in line]
     assert stubs == ['raise NotImplementedError("first")', 'raise NotImplementedError("second")']

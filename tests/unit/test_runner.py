@@ -15,13 +15,17 @@ import pytest
 from platform_kit.notebooks import LabResult, RunReport, read_check_log, run_labs
 from tests.unit._lab_notebooks import code, lab_notebook, write
 
-ORDERS = 'import pandas as pd\norders = pd.DataFrame({"customer_id": [1, 2, 2], "total_amount": [5.0, 3.0, 4.0]})'
+ORDERS = (
+    'import pandas as pd\norders = pd.DataFrame({"customer_id": [1, 2, 2], "total_amount": [5.0, 3.0, 4.0]})'
+)
 IMPORT_CHECK = "from platform_kit.grading import check"
 NOTEBOOKS = {
     "good": [
         code(f"{IMPORT_CHECK}\n{ORDERS}"),
-        code('result = check("welcome.top_customer", 2, context={"orders": orders})\nassert result.passed',
-             "check-welcome.top_customer"),
+        code(
+            'result = check("welcome.top_customer", 2, context={"orders": orders})\nassert result.passed',
+            "check-welcome.top_customer",
+        ),
         code("import os\nprint(profile, scale, seed, os.environ['WORKBENCH_PROFILE'])"),
     ],
     "boom": [
@@ -44,8 +48,16 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunReport]:
         mp.setenv("WORKBENCH_HOME", str(tmp / "state"))
         mp.setenv("WORKBENCH_LEARNER", "runner-test")
         mp.delenv("WORKBENCH_CHECK_LOG", raising=False)
-        yield run_labs(paths, profile="embedded", scale="tiny", seed=7, jobs=2, timeout_per_cell=3,
-                       out_dir=tmp / "run", progress=False)
+        yield run_labs(
+            paths,
+            profile="embedded",
+            scale="tiny",
+            seed=7,
+            jobs=2,
+            timeout_per_cell=3,
+            out_dir=tmp / "run",
+            progress=False,
+        )
 
 
 def _lab(report: RunReport, name: str) -> LabResult:
@@ -55,7 +67,11 @@ def _lab(report: RunReport, name: str) -> LabResult:
 def test_every_notebook_is_reported_in_order(report: RunReport) -> None:
     assert [lab.name for lab in report.labs] == list(NOTEBOOKS)
     assert {lab.name: lab.status for lab in report.labs} == {
-        "good": "passed", "boom": "failed", "slow": "timeout", "dead": "error"}
+        "good": "passed",
+        "boom": "failed",
+        "slow": "timeout",
+        "dead": "error",
+    }
     assert not report.ok
 
 
@@ -78,7 +94,11 @@ def test_cell_error_is_reported_with_exception_cell_and_failed_check(report: Run
 
 def test_timeout_and_dead_kernel_are_reported_with_their_cause(report: RunReport) -> None:
     slow, dead = _lab(report, "slow"), _lab(report, "dead")
-    assert slow.error is not None and slow.error.ename == "CellTimeoutError" and slow.error.cell_tags == ["sleepy"]
+    assert (
+        slow.error is not None
+        and slow.error.ename == "CellTimeoutError"
+        and slow.error.cell_tags == ["sleepy"]
+    )
     assert "3 seconds" in slow.error.evalue and slow.duration_s < 25
     assert dead.error is not None and dead.error.ename == "DeadKernelError" and dead.error.cell_index == 1
 
@@ -89,8 +109,15 @@ def test_report_files_and_totals(report: RunReport) -> None:
         assert (run_dir / name).is_file(), name
     data = json.loads((run_dir / "report.json").read_text())
     assert data["totals"] | {"duration_s": 0} == {
-        "passed": 1, "failed": 1, "error": 1, "timeout": 1, "labs": 4, "checks_passed": 1, "checks_failed": 1,
-        "duration_s": 0}
+        "passed": 1,
+        "failed": 1,
+        "error": 1,
+        "timeout": 1,
+        "labs": 4,
+        "checks_passed": 1,
+        "checks_failed": 1,
+        "duration_s": 0,
+    }
     assert data["profile"] == "embedded" and data["scale"] == "tiny" and data["seed"] == 7
     assert data["host"]["cpu_count"] >= 1 and data["host"]["python"].startswith("3.")
     assert data["labs"][1]["cause"].startswith("ZeroDivisionError")
@@ -108,7 +135,9 @@ def test_kernel_recorded_progress_in_the_isolated_state_dir(report: RunReport) -
 
 def test_check_log_keeps_the_last_result_and_skips_garbage(tmp_path: Path) -> None:
     log = tmp_path / "x.jsonl"
-    log.write_text('{"exercise_id": "a.b", "passed": false}\nnot json\n{"exercise_id": "a.b", "passed": true}\n')
+    log.write_text(
+        '{"exercise_id": "a.b", "passed": false}\nnot json\n{"exercise_id": "a.b", "passed": true}\n'
+    )
     assert [(c.exercise_id, c.passed) for c in read_check_log(log)] == [("a.b", True)]
     assert read_check_log(tmp_path / "missing.jsonl") == []
 
@@ -132,6 +161,8 @@ def test_grade_submissions_uses_the_notebook_checks(tmp_path: Path, monkeypatch:
     with out_csv.open() as handle:
         table = list(csv.DictReader(handle))
     assert [(r["exercise_id"], r["passed"], r["score"]) for r in table] == [
-        ("welcome.order_revenue", "False", "0.5"), ("welcome.top_customer", "True", "0.5")]
+        ("welcome.order_revenue", "False", "0.5"),
+        ("welcome.top_customer", "True", "0.5"),
+    ]
     assert table[0]["lab"] == "00_welcome" and "NotImplementedError" in table[0]["message"]
     assert rows[1].passed
