@@ -11,7 +11,8 @@ Submodules: ``platform_kit.datasets`` (the synthetic company), ``platform_kit.gr
 (backends and their registries), ``platform_kit.config`` (layered profiles).
 """
 
-from platform_kit._workbench import DataSettings, Workbench, connect
+from typing import TYPE_CHECKING, Any
+
 from platform_kit.errors import (
     ConfigError,
     CorruptStateError,
@@ -26,7 +27,21 @@ from platform_kit.errors import (
     WorkbenchError,
 )
 
+if TYPE_CHECKING:
+    from platform_kit._workbench import DataSettings, Workbench, connect
+
 __version__ = "0.1.0"
+_LAZY = {"DataSettings", "Workbench", "connect"}
+
+
+def __getattr__(name: str) -> Any:
+    # The engines pull in pandas, pydantic models and clients (~1.5 s): import them on
+    # first use, so `from platform_kit.grading import check` and helper processes stay light.
+    if name in _LAZY:
+        from platform_kit import _workbench
+
+        return getattr(_workbench, name)
+    raise AttributeError(f"module 'platform_kit' has no attribute {name!r}")
 
 __all__ = [
     "ConfigError",

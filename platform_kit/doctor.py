@@ -82,7 +82,7 @@ def _state_writable() -> Finding:
 
 def _ports(profile: str | None) -> list[Finding]:
     from platform_kit._workbench import Workbench
-    from platform_kit.services import _process as proc
+    from platform_kit import _process as proc
 
     findings: list[Finding] = []
     workbench = Workbench(profile)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from platform_kit._state import state_dir
 from platform_kit.errors import ServiceError
 from platform_kit.registry import BackendConfig
-from platform_kit.services import _process as proc
+from platform_kit import _process as proc
 
 if TYPE_CHECKING:
     from platform_kit._workbench import Workbench

@@ -224,7 +224,7 @@ class TansuBroker(Broker, ProcessService):
         return {**self._store().credentials_env(), "RUST_LOG": "warn"}
 
     def ready(self, port: int) -> bool:
-        from platform_kit.services._process import port_open
+        from platform_kit._process import port_open
 
         return port_open(self.host, port) and self._answers(f"{self.host}:{port}")
 

@@ -186,7 +186,7 @@ class MotoStore(_S3Like, ProcessService):
         ]
 
     def ready(self, port: int) -> bool:
-        from platform_kit.services._process import port_open
+        from platform_kit._process import port_open
 
         if not port_open(self.host, port):
             return False

@@ -70,6 +70,16 @@ def _wrap(sql: str, exc: Exception) -> OLAPQueryError:
                           fix="correct the SQL (ClickHouse dialect)")
 
 
+def _run(sql: str, call: Any) -> Any:
+    """Run ``call()``; our own errors pass through, the driver's become OLAPQueryError."""
+    try:
+        return call()
+    except ServiceError:
+        raise
+    except Exception as exc:
+        raise _wrap(sql, exc) from exc
+
+
 class ChdbConfig(BackendConfig):
     """chdb, ClickHouse in-process; tables persist in ``path`` across sessions."""
 
@@ -133,21 +143,11 @@ class ChdbOLAP(OLAP):
         )
 
     def query_df(self, sql: str) -> pd.DataFrame:
-        try:
-            result = self._sess().query(sql, "DataFrame")
-        except ServiceError:
-            raise
-        except Exception as exc:
-            raise _wrap(sql, exc) from exc
+        result = _run(sql, lambda: self._sess().query(sql, "DataFrame"))
         return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
 
     def execute(self, sql: str) -> None:
-        try:
-            self._sess().query(sql)
-        except ServiceError:
-            raise
-        except Exception as exc:
-            raise _wrap(sql, exc) from exc
+        _run(sql, lambda: self._sess().query(sql))
 
     def insert_df(self, table: str, frame: pd.DataFrame) -> int:
         if frame.empty:
@@ -216,26 +216,13 @@ class ClickHouseOLAP(OLAP):
         raise ServiceError("refusing to wipe an external ClickHouse", fix="drop tables with SQL")
 
     def query_df(self, sql: str) -> pd.DataFrame:
-        try:
-            return self._conn().query_df(sql)
-        except ServiceError:
-            raise
-        except Exception as exc:
-            raise _wrap(sql, exc) from exc
+        return _run(sql, lambda: self._conn().query_df(sql))
 
     def execute(self, sql: str) -> None:
-        try:
-            self._conn().command(sql)
-        except ServiceError:
-            raise
-        except Exception as exc:
-            raise _wrap(sql, exc) from exc
+        _run(sql, lambda: self._conn().command(sql))
 
     def insert_df(self, table: str, frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
-        try:
-            self._conn().insert_df(table, frame)
-        except Exception as exc:
-            raise _wrap(f"INSERT INTO {table}", exc) from exc
+        _run(f"INSERT INTO {table}", lambda: self._conn().insert_df(table, frame))
         return len(frame)

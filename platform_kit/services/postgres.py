@@ -25,7 +25,7 @@ from pydantic import Field
 from platform_kit._deps import require
 from platform_kit.errors import ConfigError, CorruptStateError, ServiceError
 from platform_kit.registry import BackendConfig, Registry
-from platform_kit.services import _process as proc
+from platform_kit import _process as proc
 from platform_kit.services._base import Service, ServiceStatus
 
 _log = logging.getLogger(__name__)

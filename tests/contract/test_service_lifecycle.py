@@ -16,7 +16,7 @@ import pytest
 from platform_kit import Workbench
 from platform_kit.errors import CorruptStateError, DependencyMissingError
 from platform_kit.services import check_java
-from platform_kit.services import _process as proc
+from platform_kit import _process as proc
 
 pytestmark = pytest.mark.contract
 REPO = Path(__file__).resolve().parents[2]

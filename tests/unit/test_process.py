@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from platform_kit.errors import PortInUseError, ServiceError
-from platform_kit.services import _process as proc
+from platform_kit import _process as proc
 
 
 @pytest.fixture()

@@ -205,7 +205,7 @@ def guard(stop_command: Sequence[str], *, log_path: Path) -> subprocess.Popen[by
     """
     import sys
 
-    command = [sys.executable, "-m", "platform_kit.services._guardian", "--owner", str(os.getpid()),
+    command = [sys.executable, "-m", "platform_kit._guardian", "--owner", str(os.getpid()),
                "--", *stop_command]
     return spawn(command, log_path=log_path, owned=False)
 

@@ -5,31 +5,18 @@ PostgreSQL from its starter, and ``PR_SET_PDEATHSIG`` is not honoured in every
 sandbox. So an owned service gets a guardian: a small process in its own session that
 polls the owner's pid and, once the owner is gone, runs the stop command.
 
-Run as ``python -m platform_kit.services._guardian --owner PID -- <stop command...>``.
+Run as ``python -m platform_kit._guardian --owner PID -- <stop command...>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import threading
 import time
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
+from platform_kit._process import pid_alive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a stop command is required after --")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    while _alive(args.owner) and not stop.wait(args.interval):
+    while pid_alive(args.owner) and not stop.wait(args.interval):
         pass
     time.sleep(0.2)  # let an owner's own atexit clean-up finish first
     return subprocess.run(command, check=False, timeout=120).returncode
