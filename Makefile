@@ -31,6 +31,7 @@ check-java:
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) not found; install Python 3.11 (e.g. pyenv install 3.11)"; exit 1; }
+	@mkdir -p .workbench
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[labs,compose,jupyter,dev]'
@@ -38,6 +39,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: check-java $(STAMP)  ## create .venv and install the pinned stack
+	@mkdir -p .workbench
 
 labs: install  ## run every lab headlessly on the embedded profile and write a report under runs/
 	$(BIN)/workbench run $(LABS) --jobs $(JOBS) --scale $(SCALE)

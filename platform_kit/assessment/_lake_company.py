@@ -1,0 +1,123 @@
+"""Filling the lake model from the company's data: measured Parquet bytes per row, residency.
+
+Introduced in: Lab 1 (assessment).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from platform_kit.assessment._lake_inputs import Dataset
+from platform_kit.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PRODUCTION_GROWTH_PCT", "PRODUCTION_ROWS", "company_datasets", "measure_bytes_per_row"]
+
+#: Illustrative production row counts of Northwind Outfitters (20 M customers, five years of
+#: history; the clickstream keeps every raw event, bots and impressions included).
+PRODUCTION_ROWS: dict[str, float] = {
+    "customers": 20e6,
+    "products": 200e3,
+    "orders": 400e6,
+    "order_items": 920e6,
+    "payments": 416e6,
+    "clickstream": 5e12,
+    "support_tickets": 10e6,
+    "pipeline_metrics": 20e6,
+}
+#: Illustrative yearly growth in percent per table (unlisted tables: 15 %).
+PRODUCTION_GROWTH_PCT: dict[str, float] = {"clickstream": 40.0, "orders": 25.0, "order_items": 25.0,
+                                           "payments": 25.0, "products": 5.0}
+#: Tables holding personal data (whole rows tie to a customer); the rest is ``internal``.
+_PII_TABLES = {"customers": "customer_id", "support_tickets": "customer_id"}
+
+
+def measure_bytes_per_row(store: Any, tables: Mapping[str, pd.DataFrame], *, bucket: str = "lake",
+                          prefix: str = "assessment/lake_sizing") -> pd.DataFrame:
+    """Write each table as Parquet to the object store and measure its bytes per row.
+
+    Args:
+        store: ``pk.store`` (anything with ``write_parquet`` and ``filesystem``).
+        tables: Table name -> DataFrame (the ``company`` dict).
+        bucket: Bucket to write to.
+        prefix: Key prefix of the files.
+
+    Returns:
+        One row per table: ``table, rows, parquet_bytes, bytes_per_row, uri``.
+
+    Introduced in: Lab 1 (assessment).
+    """
+    fs = store.filesystem()
+    rows = []
+    for name, frame in tables.items():
+        if len(frame) == 0:
+            raise ConfigError(f"table {name!r} is empty: bytes per row cannot be measured",
+                              fix="generate the company with a scale that gives every table rows")
+        uri = store.write_parquet(frame, bucket, f"{prefix}/{name}.parquet")
+        size = int(fs.size(uri))
+        rows.append({"table": name, "rows": len(frame), "parquet_bytes": size,
+                     "bytes_per_row": size / len(frame), "uri": uri})
+        log.debug("%s: %d rows, %d bytes", name, len(frame), size)
+    return pd.DataFrame(rows)
+
+
+def _eu_share(company: Mapping[str, pd.DataFrame], table: str, key: str) -> float:
+    """Fraction of ``table``'s rows that belong to customers served from an EU region."""
+    customers = company["customers"]
+    eu_ids = set(customers.loc[customers["region"].str.startswith("eu"), "customer_id"])
+    frame = company[table]
+    if len(frame) == 0:
+        return 0.0
+    return float(frame[key].isin(eu_ids).mean())
+
+
+def company_datasets(company: Mapping[str, pd.DataFrame], bytes_per_row: Mapping[str, float], *,
+                     production_rows: Mapping[str, float] | None = None,
+                     growth_pct: Mapping[str, float] | None = None) -> tuple[Dataset, ...]:
+    """Datasets of the production lake, sized from measured bytes per row.
+
+    Tables with personal data (``customers``, ``support_tickets``) are split into the part
+    belonging to EU customers (``residency="EU-only"``, ``sensitivity="pii"``) and the rest
+    (``"any"``, ``pii``); the EU share comes from the customers' ``region``. Other tables are
+    ``internal`` with no residency rule. Size = bytes per row x production rows / 10^12.
+
+    Args:
+        company: The generated tables (``customers`` is required).
+        bytes_per_row: Table -> measured Parquet bytes per row.
+        production_rows: Table -> production row count (default :data:`PRODUCTION_ROWS`).
+        growth_pct: Table -> yearly growth in percent (default :data:`PRODUCTION_GROWTH_PCT`).
+
+    Returns:
+        The datasets, in table order.
+
+    Raises:
+        ConfigError: ``customers`` is missing or a table has no bytes per row.
+
+    Introduced in: Lab 1 (assessment).
+    """
+    rows = dict(PRODUCTION_ROWS if production_rows is None else production_rows)
+    growth = dict(PRODUCTION_GROWTH_PCT if growth_pct is None else growth_pct)
+    if "customers" not in company:
+        raise ConfigError("company has no customers table: residency comes from customer regions",
+                          fix="pass the dict returned by generate_company(scale, seed)")
+    datasets: list[Dataset] = []
+    for table, count in rows.items():
+        if table not in bytes_per_row:
+            raise ConfigError(f"no measured bytes per row for table {table!r}",
+                              fix="measure every table with measure_bytes_per_row(pk.store, company)")
+        size_tb = bytes_per_row[table] * count / 1e12
+        g = growth.get(table, 15.0)
+        if table in _PII_TABLES and table in company:
+            eu = _eu_share(company, table, _PII_TABLES[table])
+            datasets.append(Dataset(name=f"{table}_eu", size_tb=size_tb * eu, growth_pct_per_year=g,
+                                    residency="EU-only", sensitivity="pii"))
+            datasets.append(Dataset(name=f"{table}_other", size_tb=size_tb * (1 - eu), growth_pct_per_year=g,
+                                    residency="any", sensitivity="pii"))
+        else:
+            datasets.append(Dataset(name=table, size_tb=size_tb, growth_pct_per_year=g))
+    return tuple(datasets)
