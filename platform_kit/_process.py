@@ -3,13 +3,13 @@
 A service started by ``workbench up`` is detached (its own session) and recorded in
 ``<state>/run/<name>.json`` so later processes (a notebook, ``workbench status``)
 attach to it. A service started implicitly by a notebook or a test is *owned*: it
-is stopped at interpreter exit and, on Linux, killed by the kernel if its parent
-dies (``PR_SET_PDEATHSIG``), so a crashed kernel leaves no orphans.
+is stopped at interpreter exit, and a guardian process (:func:`guard`) stops it if the
+owner dies without running exit hooks, so a killed kernel leaves no orphans.
+(``PR_SET_PDEATHSIG`` is not used: it fires when the starting *thread* exits.)
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -150,14 +150,6 @@ def choose_port(host: str, preferred: int, *, strict: bool, service: str) -> int
     return port
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def spawn(
     cmd: Sequence[str],
     *,
@@ -173,7 +165,7 @@ def spawn(
         log_path: File receiving the process output.
         env: Extra environment variables.
         cwd: Working directory.
-        owned: True ties the child's life to this process (killed when it dies);
+        owned: True keeps the child in this process group (callers add a guardian);
             False detaches it into its own session so it outlives the caller.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +182,6 @@ def spawn(
                 env=full_env,
                 cwd=cwd,
                 start_new_session=not owned,
-                preexec_fn=_die_with_parent if owned else None,  # noqa: PLW1509
             )
         except OSError as exc:
             raise ServiceError(f"cannot execute {cmd[0]}: {exc}", fix="reinstall with `make install`") from exc

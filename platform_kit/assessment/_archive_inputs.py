@@ -32,7 +32,8 @@ class _Inputs(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} (got {err.get('input')!r})"
+                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
+                f"(got {err.get('input')!r})"
                 for err in exc.errors()
             )
             raise ConfigError(
@@ -86,14 +87,14 @@ class DfsOption(_Inputs):
     name: str = Field(min_length=1, max_length=60)
     data_units: int = Field(ge=1, le=64)
     parity_units: int = Field(ge=0, le=64)
-    node_usd: float = Field(15_000.0, ge=0, le=1e7)
+    node_usd: float = Field(25_000.0, ge=0, le=1e7)
     disks_per_node: int = Field(12, ge=1, le=1000)
     disk_tb: float = Field(20.0, gt=0, le=1000)
     fill_ratio: float = Field(0.8, gt=0, le=1)
-    power_colo_usd_per_node_month: float = Field(250.0, ge=0, le=1e6)
+    power_colo_usd_per_node_month: float = Field(400.0, ge=0, le=1e6)
     refresh_years: int = Field(5, ge=1, le=30)
-    fte_base: float = Field(0.5, ge=0, le=1000)
-    fte_per_pb_raw: float = Field(0.05, ge=0, le=1000)
+    fte_base: float = Field(1.0, ge=0, le=1000)
+    fte_per_pb_raw: float = Field(0.1, ge=0, le=1000)
     fte_usd_per_year: float = Field(150_000.0, ge=0, le=1e7)
 
     @property
@@ -137,10 +138,28 @@ DEFAULT_DFS: tuple[DfsOption, ...] = (
 )
 #: Three S3 storage classes (Standard, Standard-IA, Glacier Flexible Retrieval), 2025-01 list prices.
 DEFAULT_TIERS: tuple[ObjectTier, ...] = (
-    ObjectTier(name="object-standard", storage_usd_per_gb_month=0.023, put_usd_per_1k=0.005,
-               get_usd_per_1k=0.0004, retrieval_usd_per_gb=0.0, first_byte_latency="ms"),
-    ObjectTier(name="object-infrequent", storage_usd_per_gb_month=0.0125, put_usd_per_1k=0.01,
-               get_usd_per_1k=0.001, retrieval_usd_per_gb=0.01, first_byte_latency="ms"),
-    ObjectTier(name="object-archive", storage_usd_per_gb_month=0.0036, put_usd_per_1k=0.03,
-               get_usd_per_1k=0.0004, retrieval_usd_per_gb=0.01, first_byte_latency="3-5 h (restore first)"),
+    ObjectTier(
+        name="object-standard",
+        storage_usd_per_gb_month=0.023,
+        put_usd_per_1k=0.005,
+        get_usd_per_1k=0.0004,
+        retrieval_usd_per_gb=0.0,
+        first_byte_latency="ms",
+    ),
+    ObjectTier(
+        name="object-infrequent",
+        storage_usd_per_gb_month=0.0125,
+        put_usd_per_1k=0.01,
+        get_usd_per_1k=0.001,
+        retrieval_usd_per_gb=0.01,
+        first_byte_latency="ms",
+    ),
+    ObjectTier(
+        name="object-archive",
+        storage_usd_per_gb_month=0.0036,
+        put_usd_per_1k=0.03,
+        get_usd_per_1k=0.0004,
+        retrieval_usd_per_gb=0.01,
+        first_byte_latency="3-5 h (restore first)",
+    ),
 )

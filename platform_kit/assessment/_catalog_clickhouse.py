@@ -57,8 +57,8 @@ def clickhouse_records(database: str, tables: pd.DataFrame, columns: pd.DataFram
             ColumnRecord(
                 name=c.name, type=c.type, nullable=c.type.startswith("Nullable("),
                 description=c.comment or None,
-                tags=tuple(t for t, on in (("partition", c.is_in_partition_key), ("sorting_key",
-                                                                                   c.is_in_sorting_key)) if on),
+                tags=tuple(t for t, on in (("partition", c.is_in_partition_key),
+                                           ("sorting_key", c.is_in_sorting_key)) if on),
             )
             for c in cols.itertuples(index=False)
         )

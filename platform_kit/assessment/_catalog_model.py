@@ -78,8 +78,8 @@ class ColumnRecord(BaseModel):
     nullable: bool | None = None
     min: str | None = None
     max: str | None = None
-    null_count: int | None = Field(None, ge=0)
-    distinct_count: int | None = Field(None, ge=0)
+    null_count: int | None = Field(default=None, ge=0)
+    distinct_count: int | None = Field(default=None, ge=0)
     description: str | None = None
     tags: tuple[str, ...] = ()
 
@@ -109,8 +109,8 @@ class DatasetRecord(BaseModel):
     id: str
     source: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    row_count: int | None = Field(None, ge=0)
-    size_bytes: int | None = Field(None, ge=0)
+    row_count: int | None = Field(default=None, ge=0)
+    size_bytes: int | None = Field(default=None, ge=0)
     partition_columns: tuple[str, ...] = ()
     owner: str | None = None
     tags: tuple[str, ...] = ()

@@ -266,7 +266,7 @@ class ParquetFooterHarvester:
                     self.warnings.append(f"{path}: vanished before its footer was read")
                     continue
                 except ConfigError as exc:
-                    self.warnings.append(f"{path}: {exc.message}")
+                    self.warnings.append(exc.message)
                     continue
                 self.bytes_read += footer.bytes_read
                 self.bytes_total += size
@@ -281,13 +281,15 @@ class ParquetFooterHarvester:
         for name in partition_names:
             values = sorted({v for _, keys in members for k, v in keys if k == name})
             columns.append(ColumnRecord(name=name, type="string", nullable=False, min=_text(values[0]),
-                                        max=_text(values[-1]), distinct_count=len(values), tags=("partition",)))
+                                        max=_text(values[-1]), null_count=0, distinct_count=len(values),
+                                        tags=("partition",)))
         kv = footers[0].metadata.metadata or {}
         owner = self.owner or (kv[b"owner"].decode() if b"owner" in kv else None)
         name = root.rstrip("/").rsplit("/", 1)[-1]
         return DatasetRecord(
             id=f"parquet://{root}", source=self.source, name=name.removesuffix(".parquet"),
-            row_count=sum(f.metadata.num_rows for f in footers), size_bytes=sum(f.size_bytes for f in footers),
+            row_count=sum(f.metadata.num_rows for f in footers),
+            size_bytes=sum(f.size_bytes for f in footers),
             partition_columns=tuple(partition_names), owner=owner, columns=tuple(columns),
             properties={"files": str(len(footers)),
                         "row_groups": str(sum(f.metadata.num_row_groups for f in footers)),

@@ -43,8 +43,9 @@ _STATS = "SELECT tablename, attname, null_frac, n_distinct FROM pg_stats WHERE s
 _KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
 
-def postgres_records(database: str, schema: str, tables: list[tuple[Any, ...]], columns: list[tuple[Any, ...]],
-                     keys: list[tuple[Any, ...]], stats: list[tuple[Any, ...]],
+def postgres_records(database: str, schema: str, tables: list[tuple[Any, ...]],
+                     columns: list[tuple[Any, ...]], keys: list[tuple[Any, ...]],
+                     stats: list[tuple[Any, ...]],
                      source: str = "postgres") -> tuple[list[DatasetRecord], list[str]]:
     """Turn catalog query rows into records (pure: no engine involved).
 
@@ -74,7 +75,8 @@ def postgres_records(database: str, schema: str, tables: list[tuple[Any, ...]], 
                 null_count = round(null_frac * rows)
                 distinct = round(n_distinct if n_distinct >= 0 else -n_distinct * rows)
             column_records.append(ColumnRecord(
-                name=column, type=type_, nullable=bool(nullable), null_count=null_count, distinct_count=distinct,
+                name=column, type=type_, nullable=bool(nullable), null_count=null_count,
+                distinct_count=distinct,
                 description=description, tags=("primary_key",) if (name, column) in primary else (),
             ))
         partition = tuple(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", partkey.split("(", 1)[1])) if partkey else ()
@@ -136,8 +138,8 @@ class PostgresHarvester:
             conn.rollback()
         finally:
             conn.close()
-        records, self.warnings = postgres_records(database, self.schema, tables, *fetched[1:],
-                                                  source=self.source)
+        records, self.warnings = postgres_records(database, self.schema, tables, fetched[1], fetched[2],
+                                                  fetched[3], source=self.source)
         if self.tables is not None:
             missing = sorted(set(self.tables) - {t[0] for t in tables})
             self.warnings += [f"missing table {self.schema}.{t}" for t in missing]

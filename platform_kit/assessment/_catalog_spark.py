@@ -71,12 +71,13 @@ def spark_record(database: str, table: str, columns: Sequence[Mapping[str, Any]]
         for c in columns
     )
     keep = ("Type", "Provider", "Location", "Created Time", "Statistics")
+    origin = "statistics" if stats and stats["rows"] else "footers" if rows is not None else ""
     return DatasetRecord(
         id=f"spark://{database}.{table}", source=source, name=table, row_count=rows, size_bytes=size,
         partition_columns=tuple(c.name for c in column_records if "partition" in c.tags),
-        owner=details.get("Owner") or None, description=details.get("Comment") or None, columns=column_records,
-        properties={k: details[k] for k in keep if k in details}
-        | {"row_count_from": "statistics" if stats and stats["rows"] else "footers" if rows is not None else ""},
+        owner=details.get("Owner") or None, description=details.get("Comment") or None,
+        columns=column_records,
+        properties={k: details[k] for k in keep if k in details} | {"row_count_from": origin},
     )
 
 

@@ -73,11 +73,18 @@ def place_datasets(inputs: LakeInputs) -> pd.DataFrame:
     for option in OPTIONS:
         for dataset in inputs.datasets:
             location, country = _location(inputs, option, dataset)
-            rows.append({
-                "option": option, "dataset": dataset.name, "residency": dataset.residency,
-                "sensitivity": dataset.sensitivity, "size_tb": dataset.size_tb, "location": location,
-                "country": country, "compliant": residency_allows(dataset.residency, country),
-            })
+            rows.append(
+                {
+                    "option": option,
+                    "dataset": dataset.name,
+                    "residency": dataset.residency,
+                    "sensitivity": dataset.sensitivity,
+                    "size_tb": dataset.size_tb,
+                    "location": location,
+                    "country": country,
+                    "compliant": residency_allows(dataset.residency, country),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -92,7 +99,9 @@ def _sizes_by_year(inputs: LakeInputs) -> pd.DataFrame:
     )
 
 
-def _option_costs(inputs: LakeInputs, option: str, placement: pd.DataFrame, sizes: pd.DataFrame) -> dict[str, float]:
+def _option_costs(
+    inputs: LakeInputs, option: str, placement: pd.DataFrame, sizes: pd.DataFrame
+) -> dict[str, float]:
     years = inputs.years
     on_site = placement.set_index("dataset")["location"].eq("on-prem").reindex(sizes.index)
     onprem_tb = sizes[on_site].sum(axis=0)  # per year
@@ -114,22 +123,31 @@ def _option_costs(inputs: LakeInputs, option: str, placement: pd.DataFrame, size
         compute_usd += max(need, site.owned_vcpus) * site.power_usd_per_vcpu_month * 12 * years
 
     months = 12 * years
-    egress = inputs.egress.tb_per_month * (1 - onprem_share) * 1000 * inputs.egress.usd_per_gb * months
+    egress_gb = inputs.egress.tb_per_month * (1 - onprem_share) * 1000 * months  # billed at the egress price
+    egress = 0.0
     split = placement["location"].nunique() > 1
     if split and option == "hybrid":
-        egress += inputs.cross_site_tb_per_month * 1000 * inputs.egress.usd_per_gb * months
+        egress_gb += inputs.cross_site_tb_per_month * 1000 * months
     elif split and option == "cloud-multi":
         egress += inputs.cross_site_tb_per_month * 1000 * cloud.inter_region_usd_per_gb * months
+    egress += egress_gb * inputs.egress.usd_per_gb
 
     fte = {
-        "on-prem": inputs.staff.onprem_fte, "hybrid": inputs.staff.hybrid_fte,
-        "cloud-single": inputs.staff.cloud_fte, "cloud-multi": inputs.staff.cloud_multi_region_fte,
+        "on-prem": inputs.staff.onprem_fte,
+        "hybrid": inputs.staff.hybrid_fte,
+        "cloud-single": inputs.staff.cloud_fte,
+        "cloud-multi": inputs.staff.cloud_multi_region_fte,
     }[option]
     ops = fte * inputs.staff.fte_usd_per_year * years
     return {
-        "storage_usd": storage, "compute_usd": compute_usd, "egress_usd": egress,
-        "hardware_usd": hardware, "ops_usd": ops,
-        "onprem_tb_final": float(onprem_tb.iloc[-1]), "cloud_tb_final": float(cloud_tb.iloc[-1]),
+        "storage_usd": storage,
+        "compute_usd": compute_usd,
+        "egress_usd": egress,
+        "hardware_usd": hardware,
+        "ops_usd": ops,
+        "egress_gb": egress_gb,
+        "onprem_tb_final": float(onprem_tb.iloc[-1]),
+        "cloud_tb_final": float(cloud_tb.iloc[-1]),
     }
 
 
@@ -142,7 +160,8 @@ def cost_options(inputs: LakeInputs, placements: pd.DataFrame | None = None) -> 
 
     Returns:
         One row per option: ``option, description, storage_usd, compute_usd, egress_usd,
-        hardware_usd, ops_usd, total_usd, sunk_usd, onprem_tb_final, cloud_tb_final, years``.
+        hardware_usd, ops_usd, total_usd, egress_gb`` (GB billed at the egress price over the
+        horizon), ``sunk_usd, onprem_tb_final, cloud_tb_final, years``.
 
     Introduced in: Lab 1 (assessment).
     """
@@ -152,8 +171,17 @@ def cost_options(inputs: LakeInputs, placements: pd.DataFrame | None = None) -> 
     for option, description in OPTIONS.items():
         parts = _option_costs(inputs, option, placements[placements["option"] == option], sizes)
         total = sum(parts[c] for c in COST_COLUMNS)
-        rows.append({"option": option, "description": description, **{c: parts[c] for c in COST_COLUMNS},
-                     "total_usd": total, "sunk_usd": inputs.site.remaining_depreciation_usd,
-                     "onprem_tb_final": parts["onprem_tb_final"], "cloud_tb_final": parts["cloud_tb_final"],
-                     "years": inputs.years})
+        rows.append(
+            {
+                "option": option,
+                "description": description,
+                **{c: parts[c] for c in COST_COLUMNS},
+                "total_usd": total,
+                "egress_gb": parts["egress_gb"],
+                "sunk_usd": inputs.site.remaining_depreciation_usd,
+                "onprem_tb_final": parts["onprem_tb_final"],
+                "cloud_tb_final": parts["cloud_tb_final"],
+                "years": inputs.years,
+            }
+        )
     return pd.DataFrame(rows)

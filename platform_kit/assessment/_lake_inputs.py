@@ -34,7 +34,35 @@ __all__ = [
 PRICES_AS_OF = "2025-01"
 
 _EU = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 #: Zones a ``"<ZONE>-only"`` rule may name, as sets of ISO 3166-1 alpha-2 country codes.
 RESIDENCY_ZONES: dict[str, frozenset[str]] = {
@@ -74,20 +102,25 @@ def parse_residency(rule: str) -> tuple[str, str]:
         ConfigError: The rule has another form or names an unknown zone or country code.
     """
     if not isinstance(rule, str):
-        raise ConfigError(f"residency rule must be a string, got {type(rule).__name__}", fix=f"use {_rule_help()}")
+        raise ConfigError(
+            f"residency rule must be a string, got {type(rule).__name__}", fix=f"use {_rule_help()}"
+        )
     text = rule.strip()
     if text.lower() == "any":
         return "any", ""
     if text.lower().startswith("country:"):
         code = text.split(":", 1)[1].strip().upper()
         if not _COUNTRY.match(code):
-            raise ConfigError(f"residency rule {rule!r} does not name a two-letter country code",
-                              fix=f"use {_rule_help()}")
+            raise ConfigError(
+                f"residency rule {rule!r} does not name a two-letter country code", fix=f"use {_rule_help()}"
+            )
         return "country", code
     if text.lower().endswith("-only"):
         zone = text[: -len("-only")].strip().upper()
         if zone not in RESIDENCY_ZONES:
-            raise ConfigError(f"residency rule {rule!r} names unknown zone {zone!r}", fix=f"use {_rule_help()}")
+            raise ConfigError(
+                f"residency rule {rule!r} names unknown zone {zone!r}", fix=f"use {_rule_help()}"
+            )
         return "zone", zone
     raise ConfigError(f"unknown residency rule format {rule!r}", fix=f"use {_rule_help()}")
 
@@ -115,7 +148,8 @@ class _Inputs(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} (got {err.get('input')!r})"
+                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
+                f"(got {err.get('input')!r})"
                 for err in exc.errors()
             )
             raise ConfigError(
@@ -152,7 +186,7 @@ class Dataset(_Inputs):
 
     @property
     def restricted(self) -> bool:
-        """True when the hybrid option keeps this dataset on-premises (a residency rule or PII/confidential)."""
+        """True when the hybrid option keeps this dataset on-prem (a residency rule, PII or confidential)."""
         return parse_residency(self.residency)[0] != "any" or self.sensitivity in ("pii", "confidential")
 
 

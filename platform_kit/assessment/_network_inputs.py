@@ -30,7 +30,8 @@ class _Inputs(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} (got {err.get('input')!r})"
+                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
+                f"(got {err.get('input')!r})"
                 for err in exc.errors()
             )
             raise ConfigError(

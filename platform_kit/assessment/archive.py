@@ -83,13 +83,25 @@ def _object_rows(workload: ArchiveWorkload, tier: ObjectTier) -> list[dict[str, 
     for year, stored, written in _sizes(workload):
         puts = written * 1e6 / workload.avg_object_mb
         gets = workload.gets_per_month * 12
-        rows.append({
-            "year": year, "option": tier.name, "kind": "object", "stored_tb": stored, "nodes": math.nan,
-            "capex_usd": 0.0, "storage_usd": stored * 1000 * tier.storage_usd_per_gb_month * 12,
-            "requests_usd": puts / 1000 * tier.put_usd_per_1k + gets / 1000 * tier.get_usd_per_1k,
-            "retrieval_usd": stored * 1000 * workload.retrieved_pct_per_month / 100 * 12 * tier.retrieval_usd_per_gb,
-            "ops_usd": tier.ops_fte * tier.fte_usd_per_year,
-        })
+        rows.append(
+            {
+                "year": year,
+                "option": tier.name,
+                "kind": "object",
+                "stored_tb": stored,
+                "nodes": math.nan,
+                "capex_usd": 0.0,
+                "storage_usd": stored * 1000 * tier.storage_usd_per_gb_month * 12,
+                "requests_usd": puts / 1000 * tier.put_usd_per_1k + gets / 1000 * tier.get_usd_per_1k,
+                "retrieval_usd": stored
+                * 1000
+                * workload.retrieved_pct_per_month
+                / 100
+                * 12
+                * tier.retrieval_usd_per_gb,
+                "ops_usd": tier.ops_fte * tier.fte_usd_per_year,
+            }
+        )
     return rows
 
 
@@ -110,17 +122,28 @@ def _dfs_rows(workload: ArchiveWorkload, dfs: DfsOption) -> list[dict[str, Any]]
             bought += needed - nodes
             nodes = needed
         raw_pb = nodes * node_tb / 1000
-        rows.append({
-            "year": year, "option": dfs.name, "kind": "dfs", "stored_tb": stored, "nodes": float(nodes),
-            "capex_usd": bought * dfs.node_usd, "storage_usd": nodes * dfs.power_colo_usd_per_node_month * 12,
-            "requests_usd": 0.0, "retrieval_usd": 0.0,
-            "ops_usd": (dfs.fte_base + dfs.fte_per_pb_raw * raw_pb) * dfs.fte_usd_per_year,
-        })
+        rows.append(
+            {
+                "year": year,
+                "option": dfs.name,
+                "kind": "dfs",
+                "stored_tb": stored,
+                "nodes": float(nodes),
+                "capex_usd": bought * dfs.node_usd,
+                "storage_usd": nodes * dfs.power_colo_usd_per_node_month * 12,
+                "requests_usd": 0.0,
+                "retrieval_usd": 0.0,
+                "ops_usd": (dfs.fte_base + dfs.fte_per_pb_raw * raw_pb) * dfs.fte_usd_per_year,
+            }
+        )
     return rows
 
 
-def archive_tco(workload: ArchiveWorkload, dfs_options: Sequence[DfsOption] = DEFAULT_DFS,
-                tiers: Sequence[ObjectTier] = DEFAULT_TIERS) -> pd.DataFrame:
+def archive_tco(
+    workload: ArchiveWorkload,
+    dfs_options: Sequence[DfsOption] = DEFAULT_DFS,
+    tiers: Sequence[ObjectTier] = DEFAULT_TIERS,
+) -> pd.DataFrame:
     """Yearly and cumulative cost of every option.
 
     Args:
@@ -137,14 +160,18 @@ def archive_tco(workload: ArchiveWorkload, dfs_options: Sequence[DfsOption] = DE
 
     Introduced in: Lab 1 (assessment).
     """
-    names = [o.name for o in (*dfs_options, *tiers)]
+    names = [d.name for d in dfs_options] + [t.name for t in tiers]
     if not names or len(set(names)) != len(names):
-        raise ConfigError(f"options must be non-empty with unique names, got {names}",
-                          fix="give every DfsOption and ObjectTier its own name")
+        raise ConfigError(
+            f"options must be non-empty with unique names, got {names}",
+            fix="give every DfsOption and ObjectTier its own name",
+        )
     rows = [r for d in dfs_options for r in _dfs_rows(workload, d)]
     rows += [r for t in tiers for r in _object_rows(workload, t)]
     frame = pd.DataFrame(rows)
-    frame["annual_usd"] = frame[["capex_usd", "storage_usd", "requests_usd", "retrieval_usd", "ops_usd"]].sum(axis=1)
+    frame["annual_usd"] = frame[["capex_usd", "storage_usd", "requests_usd", "retrieval_usd", "ops_usd"]].sum(
+        axis=1
+    )
     frame["cumulative_usd"] = frame.groupby("option", sort=False)["annual_usd"].cumsum()
     return frame
 
@@ -168,11 +195,15 @@ def breakeven_year(cumulative_costs: pd.DataFrame, option_a: str, option_b: str)
     """
     missing = {"year", "option", "cumulative_usd"} - set(cumulative_costs.columns)
     if missing:
-        raise ConfigError(f"cumulative_costs lacks columns {sorted(missing)}", fix="pass the output of archive_tco()")
+        raise ConfigError(
+            f"cumulative_costs lacks columns {sorted(missing)}", fix="pass the output of archive_tco()"
+        )
     wide = cumulative_costs.pivot(index="year", columns="option", values="cumulative_usd").sort_index()
     for option in (option_a, option_b):
         if option not in wide.columns:
-            raise ConfigError(f"option {option!r} is not in the table", fix=f"use one of {list(wide.columns)}")
+            raise ConfigError(
+                f"option {option!r} is not in the table", fix=f"use one of {list(wide.columns)}"
+            )
     cheaper = wide.index[wide[option_b] < wide[option_a]]
     return None if len(cheaper) == 0 else int(cheaper[0])
 
@@ -186,25 +217,50 @@ def breakeven_table(tco: pd.DataFrame, baseline: str) -> pd.DataFrame:
     Introduced in: Lab 1 (assessment).
     """
     last = tco[tco["year"] == tco["year"].max()].set_index("option")["cumulative_usd"]
-    rows = [{"option": option, "breakeven_year": breakeven_year(tco, baseline, option),
-             "cumulative_usd": float(last[option]), "baseline": baseline}
-            for option in tco["option"].unique() if option != baseline]
+    rows = [
+        {
+            "option": option,
+            "breakeven_year": breakeven_year(tco, baseline, option),
+            "cumulative_usd": float(last[option]),
+            "baseline": baseline,
+        }
+        for option in tco["option"].unique()
+        if option != baseline
+    ]
     frame = pd.DataFrame(rows)
     frame["breakeven_year"] = frame["breakeven_year"].astype("Int64")
     return frame
 
 
-def option_summary(dfs_options: Sequence[DfsOption] = DEFAULT_DFS,
-                   tiers: Sequence[ObjectTier] = DEFAULT_TIERS) -> pd.DataFrame:
+def option_summary(
+    dfs_options: Sequence[DfsOption] = DEFAULT_DFS, tiers: Sequence[ObjectTier] = DEFAULT_TIERS
+) -> pd.DataFrame:
     """The options' key properties (overhead, prices, retrieval latency) for display.
 
     Introduced in: Lab 1 (assessment).
     """
-    rows = [{"option": d.name, "kind": "dfs", "raw_overhead": d.overhead, "usd_per_gb_month": math.nan,
-             "retrieval_usd_per_gb": 0.0, "first_byte_latency": "ms"} for d in dfs_options]
-    rows += [{"option": t.name, "kind": "object", "raw_overhead": math.nan,
-              "usd_per_gb_month": t.storage_usd_per_gb_month, "retrieval_usd_per_gb": t.retrieval_usd_per_gb,
-              "first_byte_latency": t.first_byte_latency} for t in tiers]
+    rows = [
+        {
+            "option": d.name,
+            "kind": "dfs",
+            "raw_overhead": d.overhead,
+            "usd_per_gb_month": math.nan,
+            "retrieval_usd_per_gb": 0.0,
+            "first_byte_latency": "ms",
+        }
+        for d in dfs_options
+    ]
+    rows += [
+        {
+            "option": t.name,
+            "kind": "object",
+            "raw_overhead": math.nan,
+            "usd_per_gb_month": t.storage_usd_per_gb_month,
+            "retrieval_usd_per_gb": t.retrieval_usd_per_gb,
+            "first_byte_latency": t.first_byte_latency,
+        }
+        for t in tiers
+    ]
     return pd.DataFrame(rows)
 
 

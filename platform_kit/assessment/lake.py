@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from platform_kit.assessment._lake_company import (
@@ -103,8 +104,9 @@ def company_lake_inputs(datasets: Sequence[Dataset], **overrides: Any) -> LakeIn
         "datasets": tuple(datasets),
         "egress": Egress(tb_per_month=40.0, usd_per_gb=0.09),
         "compute": ComputeProfile(vcpu_hours_per_month=150_000, pattern="bursty", peak_to_mean=3.0),
-        "site": OnPremSite(country="DE", usable_capacity_tb=400.0, owned_vcpus=256,
-                           remaining_depreciation_usd=180_000.0),
+        "site": OnPremSite(
+            country="DE", usable_capacity_tb=400.0, owned_vcpus=256, remaining_depreciation_usd=180_000.0
+        ),
     }
     fields.update(overrides)
     return LakeInputs(**fields)
@@ -123,15 +125,23 @@ def summarise_sovereignty(verdicts: pd.DataFrame) -> pd.DataFrame:
     """
     missing = {"option", "dataset", "compliant"} - set(verdicts.columns)
     if missing:
-        raise ConfigError(f"verdicts lack columns {sorted(missing)}", fix="pass the output of place_datasets()")
+        raise ConfigError(
+            f"verdicts lack columns {sorted(missing)}", fix="pass the output of place_datasets()"
+        )
     grouped = verdicts.groupby("option", sort=False)
-    return pd.DataFrame({
-        "compliant": grouped["compliant"].all(),
-        "violations": grouped.apply(lambda g: ", ".join(g.loc[~g["compliant"], "dataset"]), include_groups=False),
-    }).reset_index()
+    return pd.DataFrame(
+        {
+            "compliant": grouped["compliant"].all(),
+            "violations": grouped.apply(
+                lambda g: ", ".join(g.loc[~g["compliant"], "dataset"]), include_groups=False
+            ),
+        }
+    ).reset_index()
 
 
-def recommend_option(costs: pd.DataFrame, verdicts: pd.DataFrame, max_capex_usd: float | None = None) -> str | None:
+def recommend_option(
+    costs: pd.DataFrame, verdicts: pd.DataFrame, max_capex_usd: float | None = None
+) -> str | None:
     """The cheapest option that is sovereignty-compliant and whose capex fits the budget.
 
     Args:
@@ -145,10 +155,13 @@ def recommend_option(costs: pd.DataFrame, verdicts: pd.DataFrame, max_capex_usd:
 
     Introduced in: Lab 1 (assessment).
     """
-    if max_capex_usd is not None and (isinstance(max_capex_usd, bool) or not math.isfinite(max_capex_usd)
-                                      or max_capex_usd < 0):
-        raise ConfigError(f"max_capex_usd must be a non-negative number or None, got {max_capex_usd!r}",
-                          fix="pass the capital budget in USD, or None for no cap")
+    if max_capex_usd is not None and (
+        isinstance(max_capex_usd, bool) or not math.isfinite(max_capex_usd) or max_capex_usd < 0
+    ):
+        raise ConfigError(
+            f"max_capex_usd must be a non-negative number or None, got {max_capex_usd!r}",
+            fix="pass the capital budget in USD, or None for no cap",
+        )
     compliant = summarise_sovereignty(verdicts).set_index("option")["compliant"]
     table = costs.set_index("option")
     ok = table.index.isin(compliant[compliant].index)
@@ -167,8 +180,9 @@ def compare_lake_options(inputs: LakeInputs) -> tuple[pd.DataFrame, pd.DataFrame
     return cost_options(inputs, verdicts), verdicts
 
 
-def egress_sensitivity(inputs: LakeInputs, prices: Sequence[float],
-                       max_capex_usd: float | None = None) -> pd.DataFrame:
+def egress_sensitivity(
+    inputs: LakeInputs, prices: Sequence[float], max_capex_usd: float | None = None
+) -> pd.DataFrame:
     """Total cost of each option as the egress price varies, and the recommendation at each price.
 
     Args:
@@ -185,14 +199,32 @@ def egress_sensitivity(inputs: LakeInputs, prices: Sequence[float],
         raise ConfigError("no egress prices given", fix="pass a range such as numpy.linspace(0, 0.2, 41)")
     verdicts = place_datasets(inputs)  # placement does not depend on price
     compliant = summarise_sovereignty(verdicts).set_index("option")["compliant"]
+    base = cost_options(inputs, verdicts)
+    recommend_option(base, verdicts, max_capex_usd)  # validates the budget
+    # Cost is linear in the egress price: only egress_gb * price changes
+    # (tested against a full recomputation).
+    fixed = (base["total_usd"] - base["egress_gb"] * inputs.egress.usd_per_gb).to_numpy()
+    feasible = base["option"].map(compliant).fillna(False).to_numpy(dtype=bool)
+    if max_capex_usd is not None:
+        feasible &= base["hardware_usd"].to_numpy() <= max_capex_usd
     frames = []
     for price in prices:
-        costs = cost_options(inputs.with_egress_price(float(price)), verdicts)
-        best = recommend_option(costs, verdicts, max_capex_usd)
-        frames.append(pd.DataFrame({
-            "usd_per_gb": float(price), "option": costs["option"], "total_usd": costs["total_usd"],
-            "compliant": costs["option"].map(compliant).to_numpy(), "recommended": costs["option"].eq(best),
-        }))
+        inputs.with_egress_price(float(price))  # validates the price
+        totals = fixed + base["egress_gb"].to_numpy() * float(price)
+        recommended = np.zeros(len(base), dtype=bool)
+        if feasible.any():
+            recommended[np.flatnonzero(feasible)[np.argmin(totals[feasible])]] = True
+        frames.append(
+            pd.DataFrame(
+                {
+                    "usd_per_gb": float(price),
+                    "option": base["option"].to_numpy(),
+                    "total_usd": totals,
+                    "compliant": base["option"].map(compliant).to_numpy(),
+                    "recommended": recommended,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -204,17 +236,20 @@ def recommendation_flips(sensitivity: pd.DataFrame) -> pd.DataFrame:
 
     Introduced in: Lab 1 (assessment).
     """
-    best = (sensitivity[sensitivity["recommended"]].sort_values("usd_per_gb")
-            .set_index("usd_per_gb")["option"])
+    best = sensitivity[sensitivity["recommended"]].sort_values("usd_per_gb").set_index("usd_per_gb")["option"]
     changes = best[best.ne(best.shift()) & best.shift().notna()]
-    return pd.DataFrame({
-        "usd_per_gb": changes.index.to_numpy(dtype=float),
-        "from_option": best.shift().loc[changes.index].to_numpy(),
-        "to_option": changes.to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "usd_per_gb": changes.index.to_numpy(dtype=float),
+            "from_option": best.shift().loc[changes.index].to_numpy(),
+            "to_option": changes.to_numpy(),
+        }
+    )
 
 
-def plot_egress_sensitivity(sensitivity: pd.DataFrame, ax: Any = None, marker_price: float | None = None) -> Any:
+def plot_egress_sensitivity(
+    sensitivity: pd.DataFrame, ax: Any = None, marker_price: float | None = None
+) -> Any:
     """Line plot of total cost vs egress price; non-compliant options dashed, flips marked.
 
     Returns:
@@ -228,8 +263,12 @@ def plot_egress_sensitivity(sensitivity: pd.DataFrame, ax: Any = None, marker_pr
         _, ax = plt.subplots(figsize=(8, 4))
     for option, group in sensitivity.groupby("option", sort=False):
         compliant = bool(group["compliant"].iloc[0])
-        ax.plot(group["usd_per_gb"], group["total_usd"] / 1e6, linestyle="-" if compliant else "--",
-                label=option + ("" if compliant else " (violates residency)"))
+        ax.plot(
+            group["usd_per_gb"],
+            group["total_usd"] / 1e6,
+            linestyle="-" if compliant else "--",
+            label=option + ("" if compliant else " (violates residency)"),
+        )
     for price in recommendation_flips(sensitivity)["usd_per_gb"]:
         ax.axvline(price, color="grey", linewidth=0.8, linestyle=":")
     if marker_price is not None:
@@ -242,10 +281,10 @@ def plot_egress_sensitivity(sensitivity: pd.DataFrame, ax: Any = None, marker_pr
 
 
 def egress_widget(inputs: LakeInputs, prices: Sequence[float]) -> Any:
-    """An ipywidgets slider over egress price redrawing the chart and recommendation.
+    """An ipywidgets slider over egress price showing each option's cost and the recommendation.
 
-    Display only: returns ``None`` when ipywidgets is not installed, so headless runs
-    keep their defaults.
+    Display only: nothing is computed until the slider moves (so a headless run keeps the
+    defaults and pays nothing), and ``None`` comes back when ipywidgets is not installed.
 
     Introduced in: Lab 1 (assessment).
     """
@@ -253,16 +292,24 @@ def egress_widget(inputs: LakeInputs, prices: Sequence[float]) -> Any:
         import ipywidgets as widgets
     except ImportError:
         return None
-    import matplotlib.pyplot as plt
 
-    sensitivity = egress_sensitivity(inputs, prices)
-    slider = widgets.FloatSlider(value=inputs.egress.usd_per_gb, min=float(min(prices)), max=float(max(prices)),
-                                 step=0.005, description="egress $/GB", readout_format=".3f")
+    slider = widgets.FloatSlider(
+        value=inputs.egress.usd_per_gb,
+        min=float(min(prices)),
+        max=float(max(prices)),
+        step=0.005,
+        description="egress $/GB",
+        readout_format=".3f",
+        continuous_update=False,
+    )
+    label = widgets.HTML(value="move the slider to recompute the recommendation")
 
-    def redraw(usd_per_gb: float) -> None:
-        costs, verdicts = compare_lake_options(inputs.with_egress_price(usd_per_gb))
-        plot_egress_sensitivity(sensitivity, marker_price=usd_per_gb)
-        plt.show()
-        print(f"at ${usd_per_gb:.3f}/GB the cheapest compliant option is {recommend_option(costs, verdicts)}")
+    def update(change: dict[str, Any]) -> None:
+        price = float(change["new"])
+        costs, verdicts = compare_lake_options(inputs.with_egress_price(price))
+        best = recommend_option(costs, verdicts)
+        totals = ", ".join(f"{row.option}: {row.total_usd / 1e6:.2f} M" for row in costs.itertuples())
+        label.value = f"at ${price:.3f}/GB: <b>{best}</b> (totals {totals})"
 
-    return widgets.interactive(redraw, usd_per_gb=slider)
+    slider.observe(update, names="value")
+    return widgets.VBox([slider, label])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from platform_kit.assessment._network_compression import (
     CODECS,
+    FORMATS,
     compress_bytes,
     compression_summary,
     measure_compression,
@@ -41,6 +42,7 @@ from platform_kit.errors import ConfigError
 
 __all__ = [
     "CODECS",
+    "FORMATS",
     "PRICES_AS_OF",
     "RTT_PRESETS_MS",
     "Appliance",
@@ -74,14 +76,22 @@ def path_throughput(path: NetworkPath) -> dict[str, Any]:
     Introduced in: Lab 1 (assessment).
     """
     window_cap = path.tcp_window_mb * 8 / path.rtt_ms
-    loss_cap = (math.inf if path.loss_rate == 0
-                else _MATHIS_C * path.mss_bytes * 8 / (path.rtt_ms / 1000 * math.sqrt(path.loss_rate)) / 1e9)
+    loss_cap = (
+        math.inf
+        if path.loss_rate == 0
+        else _MATHIS_C * path.mss_bytes * 8 / (path.rtt_ms / 1000 * math.sqrt(path.loss_rate)) / 1e9
+    )
     per_stream = min(window_cap, loss_cap)
     streams_cap = path.streams * per_stream
     line = min(path.link_gbps, streams_cap)
     bottleneck = "link" if path.link_gbps <= streams_cap else ("window" if window_cap <= loss_cap else "loss")
-    return {"window_cap_gbps": window_cap, "loss_cap_gbps": loss_cap, "line_gbps": line,
-            "goodput_gbps": line * path.protocol_efficiency, "bottleneck": bottleneck}
+    return {
+        "window_cap_gbps": window_cap,
+        "loss_cap_gbps": loss_cap,
+        "line_gbps": line,
+        "goodput_gbps": line * path.protocol_efficiency,
+        "bottleneck": bottleneck,
+    }
 
 
 def transfer_seconds(stored_tb: float, goodput_gbps: float, compression_ratio: float = 1.0) -> float:
@@ -94,14 +104,26 @@ def transfer_seconds(stored_tb: float, goodput_gbps: float, compression_ratio: f
     """
     if stored_tb < 0 or goodput_gbps <= 0 or compression_ratio <= 0:
         raise ConfigError(
-            f"cannot time a transfer of {stored_tb} TB at {goodput_gbps} Gbit/s with ratio {compression_ratio}",
-            fix="use a size >= 0 and a positive goodput and compression ratio")
+            f"cannot time a transfer of {stored_tb} TB at {goodput_gbps} Gbit/s "
+            f"with compression ratio {compression_ratio}",
+            fix="use a size >= 0 and a positive goodput and compression ratio",
+        )
     return stored_tb * 1e12 / compression_ratio * 8 / (goodput_gbps * 1e9)
 
 
-def min_link_gbps(dataset_tb: float, window_hours: float, rtt_ms: float, streams: int, tcp_window_mb: float,
-                  compression_ratio: float, change_rate: float, *, protocol_efficiency: float = 0.95,
-                  loss_rate: float = 0.0, mss_bytes: int = 1460) -> float:
+def min_link_gbps(
+    dataset_tb: float,
+    window_hours: float,
+    rtt_ms: float,
+    streams: int,
+    tcp_window_mb: float,
+    compression_ratio: float,
+    change_rate: float,
+    *,
+    protocol_efficiency: float = 0.95,
+    loss_rate: float = 0.0,
+    mss_bytes: int = 1460,
+) -> float:
     """Smallest link (Gbit/s) that finishes an incremental sync within the replication window.
 
     Needed goodput ``g = dataset_tb * change_rate / compression_ratio * 8000 / (window_hours * 3600)``
@@ -118,23 +140,42 @@ def min_link_gbps(dataset_tb: float, window_hours: float, rtt_ms: float, streams
     Introduced in: Lab 1 (assessment).
     """
     if not (math.isfinite(window_hours) and window_hours > 0):
-        raise ConfigError(f"window_hours must be a positive number, got {window_hours!r}",
-                          fix="give the replication window in hours, e.g. 6")
+        raise ConfigError(
+            f"window_hours must be a positive number, got {window_hours!r}",
+            fix="give the replication window in hours, e.g. 6",
+        )
     job = SyncJob(dataset_tb=dataset_tb, change_rate=change_rate, compression_ratio=compression_ratio)
-    path = NetworkPath(link_gbps=1.0, rtt_ms=rtt_ms, streams=streams, tcp_window_mb=tcp_window_mb,
-                       loss_rate=loss_rate, mss_bytes=mss_bytes, protocol_efficiency=protocol_efficiency)
+    path = NetworkPath(
+        link_gbps=1.0,
+        rtt_ms=rtt_ms,
+        streams=streams,
+        tcp_window_mb=tcp_window_mb,
+        loss_rate=loss_rate,
+        mss_bytes=mss_bytes,
+        protocol_efficiency=protocol_efficiency,
+    )
     needed = job.dataset_tb * job.change_rate / job.compression_ratio * 8000 / (window_hours * 3600)
     if needed == 0:
         return 0.0
     limits = path_throughput(path)
-    ceiling = path.streams * min(limits["window_cap_gbps"], limits["loss_cap_gbps"]) * path.protocol_efficiency
+    ceiling = (
+        path.streams * min(limits["window_cap_gbps"], limits["loss_cap_gbps"]) * path.protocol_efficiency
+    )
     if needed > ceiling * (1 + 1e-12):
         return math.inf
     return needed / path.protocol_efficiency
 
 
-def sync_grid(job: SyncJob, link_speeds: Sequence[float], rtts_ms: Sequence[float], streams: Sequence[int] = (16,),
-              *, tcp_window_mb: float = 16.0, loss_rate: float = 0.0, protocol_efficiency: float = 0.95) -> pd.DataFrame:
+def sync_grid(
+    job: SyncJob,
+    link_speeds: Sequence[float],
+    rtts_ms: Sequence[float],
+    streams: Sequence[int] = (16,),
+    *,
+    tcp_window_mb: float = 16.0,
+    loss_rate: float = 0.0,
+    protocol_efficiency: float = 0.95,
+) -> pd.DataFrame:
     """Full-copy days, incremental hours and egress cost for every link x RTT x streams.
 
     Returns:
@@ -144,24 +185,38 @@ def sync_grid(job: SyncJob, link_speeds: Sequence[float], rtts_ms: Sequence[floa
     Introduced in: Lab 1 (assessment).
     """
     if not link_speeds or not rtts_ms or not streams:
-        raise ConfigError("sync_grid needs at least one link speed, RTT and stream count",
-                          fix="e.g. link_speeds=[1, 10, 40, 100], rtts_ms=[10, 80, 150], streams=[16]")
+        raise ConfigError(
+            "sync_grid needs at least one link speed, RTT and stream count",
+            fix="e.g. link_speeds=[1, 10, 40, 100], rtts_ms=[10, 80, 150], streams=[16]",
+        )
     wire_gb = job.dataset_tb * 1000 / job.compression_ratio
     rows = []
     for link in link_speeds:
         for rtt in rtts_ms:
             for n in streams:
-                path = NetworkPath(link_gbps=link, rtt_ms=rtt, streams=n, tcp_window_mb=tcp_window_mb,
-                                   loss_rate=loss_rate, protocol_efficiency=protocol_efficiency)
+                path = NetworkPath(
+                    link_gbps=link,
+                    rtt_ms=rtt,
+                    streams=n,
+                    tcp_window_mb=tcp_window_mb,
+                    loss_rate=loss_rate,
+                    protocol_efficiency=protocol_efficiency,
+                )
                 limits = path_throughput(path)
                 full_s = transfer_seconds(job.dataset_tb, limits["goodput_gbps"], job.compression_ratio)
-                rows.append({
-                    "link_gbps": float(link), "rtt_ms": float(rtt), "streams": int(n),
-                    "goodput_gbps": limits["goodput_gbps"], "bottleneck": limits["bottleneck"],
-                    "full_copy_days": full_s / 86400, "incremental_hours": full_s * job.change_rate / 3600,
-                    "full_copy_egress_usd": wire_gb * job.egress_usd_per_gb,
-                    "incremental_egress_usd": wire_gb * job.change_rate * job.egress_usd_per_gb,
-                })
+                rows.append(
+                    {
+                        "link_gbps": float(link),
+                        "rtt_ms": float(rtt),
+                        "streams": int(n),
+                        "goodput_gbps": limits["goodput_gbps"],
+                        "bottleneck": limits["bottleneck"],
+                        "full_copy_days": full_s / 86400,
+                        "incremental_hours": full_s * job.change_rate / 3600,
+                        "full_copy_egress_usd": wire_gb * job.egress_usd_per_gb,
+                        "incremental_egress_usd": wire_gb * job.change_rate * job.egress_usd_per_gb,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -179,15 +234,22 @@ def appliance_plan(dataset_tb: float, appliance: Appliance | None = None) -> dic
     """
     appliance = appliance or Appliance()
     if not (math.isfinite(dataset_tb) and dataset_tb > 0):
-        raise ConfigError(f"dataset_tb must be a positive number, got {dataset_tb!r}", fix="give the size in TB")
+        raise ConfigError(
+            f"dataset_tb must be a positive number, got {dataset_tb!r}", fix="give the size in TB"
+        )
     devices = math.ceil(dataset_tb / appliance.capacity_tb)
     batches = math.ceil(devices / appliance.parallel_devices)
     per_device_tb = min(appliance.capacity_tb, dataset_tb)
     load_days = per_device_tb * 8000 / appliance.load_gbps / 86400
     base = batches * load_days + load_days
-    return {"devices": float(devices), "batches": float(batches), "load_days": load_days,
-            "days_min": base + appliance.shipping_days_min, "days_max": base + appliance.shipping_days_max,
-            "fee_usd": devices * appliance.fee_usd_per_device}
+    return {
+        "devices": float(devices),
+        "batches": float(batches),
+        "load_days": load_days,
+        "days_min": base + appliance.shipping_days_min,
+        "days_max": base + appliance.shipping_days_max,
+        "fee_usd": devices * appliance.fee_usd_per_device,
+    }
 
 
 def plot_sync_days(grid: pd.DataFrame, appliance: dict[str, float] | None = None, ax: Any = None) -> Any:
@@ -206,8 +268,13 @@ def plot_sync_days(grid: pd.DataFrame, appliance: dict[str, float] | None = None
         group = group.sort_values("link_gbps")
         ax.plot(group["link_gbps"], group["full_copy_days"], marker="o", label=f"RTT {rtt:g} ms, {n} streams")
     if appliance is not None:
-        ax.axhspan(appliance["days_min"], appliance["days_max"], color="orange", alpha=0.25,
-                   label=f"appliances ({appliance['devices']:.0f} devices)")
+        ax.axhspan(
+            appliance["days_min"],
+            appliance["days_max"],
+            color="orange",
+            alpha=0.25,
+            label=f"appliances ({appliance['devices']:.0f} devices)",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("link speed (Gbit/s)")

@@ -44,13 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors from (typer's vendored) click arrive here
+        name = type(exc).__name__
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # ClickException and subclasses
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exc.exit_code)
+        if name == "Abort":
             return 1
         raise
     return result if isinstance(result, int) else 0
