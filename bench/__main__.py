@@ -5,9 +5,11 @@ reported as a ratio, so results compare across machines:
 
 * broker: produce rate of confluent-kafka vs kafka-python against the embedded broker;
 * object_store: Parquet write+read through the moto S3 API vs local folders;
-* datasets: synthetic-company generation rate per scale vs the tiny scale.
+* datasets: synthetic-company generation rate per scale vs the tiny scale;
+* formats (Lab 1): Parquet/ORC/Avro size and read times vs uncompressed Parquet;
+* layouts (Lab 1): bytes scanned per partition/bucket layout vs the unpartitioned one.
 
-Usage: ``python -m bench [--messages N] [--scales tiny small medium]``.
+Usage: ``python -m bench [--messages N] [--scales tiny small medium] [--lab-scale small] [--only NAME...]``.
 """
 
 from __future__ import annotations
@@ -99,12 +101,20 @@ def bench_datasets(scales: list[str]) -> dict[str, Any]:
     return out
 
 
+def _lab_bench(module: str, scale: str) -> dict[str, Any]:
+    import importlib
+
+    return importlib.import_module(f"bench.{module}").run(scale)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark; print the JSON path."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--scales", nargs="+", default=["tiny", "small", "medium"])
+    parser.add_argument("--lab-scale", default="small", help="scale of the Lab 1 format/layout benchmarks")
+    parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts"])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -119,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     steps = [("broker", lambda: bench_broker(pk, args.messages)),
              ("object_store", lambda: bench_object_store(pk, args.rows)),
-             ("datasets", lambda: bench_datasets(args.scales))]
+             ("datasets", lambda: bench_datasets(args.scales)),
+             ("formats", lambda: _lab_bench("bench_formats", args.lab_scale)),
+             ("layouts", lambda: _lab_bench("bench_layouts", args.lab_scale))]
+    steps = [(name, step) for name, step in steps if not args.only or name in args.only]
     for name, step in tqdm(steps, desc="benchmarks"):
         results[name] = step()
         _log.info("%s: %s", name, json.dumps(results[name], default=float))

@@ -7,6 +7,7 @@ kernel is recorded with its cause and the run goes on to the next notebook.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -189,6 +190,18 @@ def execute_job(
     )
 
 
+def _separate_chdb_sessions(jobs: Sequence[NotebookJob], run_dir: Path, profile: str) -> list[NotebookJob]:
+    """Give each parallel notebook its own chdb folder: one folder admits one process at a time."""
+    from platform_kit._workbench import Workbench
+
+    if Workbench(profile).configs["olap"].type != "chdb":
+        return list(jobs)
+    return [
+        dataclasses.replace(job, env={**job.env, "WORKBENCH__OLAP__PATH": str(run_dir / "chdb" / job.name)})
+        for job in jobs
+    ]
+
+
 def run_notebooks(
     jobs: Sequence[NotebookJob],
     *,
@@ -222,6 +235,8 @@ def run_notebooks(
     if len({job.name for job in jobs}) != len(jobs):
         raise LabError("two notebooks in one run share a name", fix="run them in separate runs")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if workers > 1:
+        jobs = _separate_chdb_sessions(jobs, run_dir, profile)
     report = RunReport(
         run_dir=run_dir,
         started_at=_utc_now().isoformat(timespec="seconds"),

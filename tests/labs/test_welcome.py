@@ -62,3 +62,12 @@ def test_welcome_learner_stubs_raise_and_checks_fail() -> None:
         assert result is False
         assert tb.value("check('welcome.top_customer', lambda: top_customer(orders), "
                         "context={'orders': orders}, show=False).passed") is False
+
+
+def test_welcome_learner_copy_runs_to_the_end_with_checks_not_attempted(tmp_path: Path) -> None:
+    from tests.labs._learner import run_learner_copy
+
+    results = run_learner_copy(LEARNER, tmp_path / "learner.jsonl")
+    final = {r["exercise_id"]: r for r in results}
+    assert set(final) == {"welcome.order_revenue", "welcome.top_customer"}
+    assert not any(r["passed"] or r["attempted"] for r in final.values())
