@@ -10,11 +10,10 @@ Introduced in: Lab 1 (assessment).
 
 from __future__ import annotations
 
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from platform_kit.errors import ConfigError
+from platform_kit.assessment._inputs import StrictInputs
 
 __all__ = ["DEFAULT_DFS", "DEFAULT_TIERS", "PRICES_AS_OF", "ArchiveWorkload", "DfsOption", "ObjectTier"]
 
@@ -22,24 +21,10 @@ __all__ = ["DEFAULT_DFS", "DEFAULT_TIERS", "PRICES_AS_OF", "ArchiveWorkload", "D
 PRICES_AS_OF = "2025-01"
 
 
-class _Inputs(BaseModel):
-    """Strict, frozen base: bad values raise ConfigError with field, value and fix."""
+class _Inputs(StrictInputs):
+    """Strict, frozen base of this module's inputs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
-                f"(got {err.get('input')!r})"
-                for err in exc.errors()
-            )
-            raise ConfigError(
-                f"invalid {type(self).__name__}: {problems}",
-                fix=f"correct the value(s); see help(platform_kit.assessment.archive.{type(self).__name__})",
-            ) from None
+    help_module = "platform_kit.assessment.archive"
 
 
 class ArchiveWorkload(_Inputs):

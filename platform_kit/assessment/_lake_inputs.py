@@ -9,10 +9,11 @@ Introduced in: Lab 1 (assessment).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from platform_kit.assessment._inputs import StrictInputs
 from platform_kit.errors import ConfigError
 
 __all__ = [
@@ -138,24 +139,10 @@ def residency_allows(rule: str, country: str) -> bool:
     return country.upper() in RESIDENCY_ZONES[value]
 
 
-class _Inputs(BaseModel):
-    """Strict, frozen base: bad values raise ConfigError with field, value and fix."""
+class _Inputs(StrictInputs):
+    """Strict, frozen base of this module's inputs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
-                f"(got {err.get('input')!r})"
-                for err in exc.errors()
-            )
-            raise ConfigError(
-                f"invalid {type(self).__name__}: {problems}",
-                fix=f"correct the value(s); see help(platform_kit.assessment.lake.{type(self).__name__})",
-            ) from None
+    help_module = "platform_kit.assessment.lake"
 
 
 class Dataset(_Inputs):

@@ -8,11 +8,10 @@ Introduced in: Lab 1 (assessment).
 
 from __future__ import annotations
 
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from platform_kit.errors import ConfigError
+from platform_kit.assessment._inputs import StrictInputs
 
 __all__ = ["PRICES_AS_OF", "Appliance", "NetworkPath", "SyncJob"]
 
@@ -20,24 +19,10 @@ __all__ = ["PRICES_AS_OF", "Appliance", "NetworkPath", "SyncJob"]
 PRICES_AS_OF = "2025-01"
 
 
-class _Inputs(BaseModel):
-    """Strict, frozen base: bad values raise ConfigError with field, value and fix."""
+class _Inputs(StrictInputs):
+    """Strict, frozen base of this module's inputs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(model)'}: {err['msg']} "
-                f"(got {err.get('input')!r})"
-                for err in exc.errors()
-            )
-            raise ConfigError(
-                f"invalid {type(self).__name__}: {problems}",
-                fix=f"correct the value(s); see help(platform_kit.assessment.network.{type(self).__name__})",
-            ) from None
+    help_module = "platform_kit.assessment.network"
 
 
 class NetworkPath(_Inputs):

@@ -17,7 +17,6 @@ import pwd
 import subprocess
 import warnings
 from abc import abstractmethod
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
