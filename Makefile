@@ -16,7 +16,7 @@ JOBS ?= 1
 SCALE ?= tiny
 PYTEST_ARGS ?=
 
-.PHONY: help install check-java labs test jupyter bench lock build-labs up down status doctor reset clean
+.PHONY: help install check-java labs test lint jupyter bench lock build-labs up down status doctor reset clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ install: check-java $(STAMP)  ## create .venv and install the pinned stack
 labs: install  ## run every lab headlessly on the embedded profile and write a report under runs/
 	$(BIN)/workbench run $(LABS) --jobs $(JOBS) --scale $(SCALE)
 
-test: install  ## run the whole test suite
+test: install lint  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff over the package, tests and benchmarks (rules in pyproject.toml)
+	$(BIN)/ruff check platform_kit tests bench
 
 jupyter: install  ## JupyterLab on labs/ with the embedded stack running
 	$(BIN)/workbench up

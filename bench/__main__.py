@@ -7,7 +7,10 @@ reported as a ratio, so results compare across machines:
 * object_store: Parquet write+read through the moto S3 API vs local folders;
 * datasets: synthetic-company generation rate per scale vs the tiny scale;
 * formats (Lab 1): Parquet/ORC/Avro size and read times vs uncompressed Parquet;
-* layouts (Lab 1): bytes scanned per partition/bucket layout vs the unpartitioned one.
+* layouts (Lab 1): bytes scanned per partition/bucket layout vs the unpartitioned one;
+* ingestion (Lab 2): produce/consume through platform_kit vs raw confluent-kafka, and the full
+  ingestion path (validation, idempotent sink, DLQ, tokenisation) vs a raw consume loop;
+* pii (Lab 2): vectorised tokenisation and masking rows/s vs naive per-record code.
 
 Usage: ``python -m bench [--messages N] [--scales tiny small medium] [--lab-scale small] [--only NAME...]``.
 """
@@ -113,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--scales", nargs="+", default=["tiny", "small", "medium"])
-    parser.add_argument("--lab-scale", default="small", help="scale of the Lab 1 format/layout benchmarks")
-    parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts"])
+    parser.add_argument("--lab-scale", default="small", help="scale of the lab benchmarks (formats, layouts, ingestion, pii)")
+    parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts", "ingestion", "pii"])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -131,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
              ("object_store", lambda: bench_object_store(pk, args.rows)),
              ("datasets", lambda: bench_datasets(args.scales)),
              ("formats", lambda: _lab_bench("bench_formats", args.lab_scale)),
-             ("layouts", lambda: _lab_bench("bench_layouts", args.lab_scale))]
+             ("layouts", lambda: _lab_bench("bench_layouts", args.lab_scale)),
+             ("ingestion", lambda: _lab_bench("bench_ingestion", args.lab_scale)),
+             ("pii", lambda: _lab_bench("bench_pii", args.lab_scale))]
     steps = [(name, step) for name, step in steps if not args.only or name in args.only]
     for name, step in tqdm(steps, desc="benchmarks"):
         results[name] = step()

@@ -11,6 +11,8 @@ the problem *and* the fix. Third-party failures are wrapped, never leaked raw::
     ├── ServiceError                 an engine failed to start, crashed or is unreachable
     │   ├── PortInUseError           a fixed port is taken by another process
     │   └── CorruptStateError        a data directory cannot be used as it is
+    ├── InputError (also ValueError) bad values handed to a function: samples, records, schemas
+    │   └── SampleError              latency samples that cannot be summarised
     ├── DatasetError                 synthetic data failed its checksum or bad parameters
     ├── LabError                     lab notebooks: unknown lab, stale learner copy, bad markers
     └── GradingError                 grading: unknown exercise id, bad submission
@@ -27,8 +29,10 @@ __all__ = [
     "DatasetError",
     "DependencyMissingError",
     "GradingError",
+    "InputError",
     "LabError",
     "PortInUseError",
+    "SampleError",
     "ServiceError",
     "UnknownBackendError",
     "UnknownProfileError",
@@ -76,6 +80,17 @@ class PortInUseError(ServiceError):
 
 class CorruptStateError(ServiceError):
     """A service's data directory exists but cannot be used."""
+
+
+class InputError(WorkbenchError, ValueError):
+    """Bad values handed to a function (records, samples, schemas, parameters).
+
+    Also a ``ValueError``, so callers that expect the standard error still catch it.
+    """
+
+
+class SampleError(InputError):
+    """Latency samples cannot be summarised (empty, NaN, infinite, negative or not numbers)."""
 
 
 class DatasetError(WorkbenchError):

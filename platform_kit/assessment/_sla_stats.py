@@ -12,16 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from platform_kit.errors import WorkbenchError
+from platform_kit.errors import SampleError
 
 __all__ = ["SampleError", "as_samples", "latency_percentiles", "percentile_key", "summarize_stage"]
-
-
-class SampleError(WorkbenchError, ValueError):
-    """Latency samples cannot be summarised (empty, NaN, infinite, negative or not numbers).
-
-    It is also a ``ValueError``, so callers that expect numpy-style errors still catch it.
-    """
 
 
 def percentile_key(q: float) -> str:

@@ -59,7 +59,8 @@ def partitions_of(broker: Any, topic: str, timeout: float = 10.0) -> list[int]:
         ServiceError: The topic does not exist or the broker did not answer.
     """
     try:
-        meta = broker.admin().list_topics(topic=topic, timeout=timeout)
+        # Ask for all topics: a metadata request naming one may auto-create it on some brokers.
+        meta = broker.admin().list_topics(timeout=timeout)
     except Exception as exc:  # confluent raises KafkaException with an opaque payload
         raise ServiceError(f"cannot read metadata of topic {topic!r}: {exc}",
                            fix="`workbench status broker`") from exc

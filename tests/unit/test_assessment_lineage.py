@@ -234,7 +234,7 @@ def test_emit_writes_json_lines_and_ingests_edges(tmp_path: Path) -> None:
         assert datasets.loc[TOPIC, "source"] == "openlineage" and datasets.loc[ORDERS, "source"] == "parquet"
         trace = where_from(catalog, OUTPUT, "amount_usd")
         origins = trace[trace["is_origin"]]
-        assert set(zip(origins["input_dataset"], origins["input_column"])) == {(ORDERS, "total_amount"),
+        assert set(zip(origins["input_dataset"], origins["input_column"], strict=True)) == {(ORDERS, "total_amount"),
                                                                                (ORDERS, "currency")}
         assert trace["depth"].max() == 2
         # re-emitting the same run updates the edges in place
