@@ -17,7 +17,7 @@ from platform_kit._state import state_dir
 from platform_kit.config import load_raw_config
 from platform_kit.errors import ConfigError, ServiceError
 from platform_kit.registry import BackendConfig
-from platform_kit.services import KINDS, REGISTRIES, Broker, ObjectStore, OLAP, Postgres, Service, ServiceStatus
+from platform_kit.services import KINDS, REGISTRIES, Broker, ObjectStore, OLAP, Postgres, SchemaRegistry, Service, ServiceStatus
 
 _log = logging.getLogger(__name__)
 
@@ -105,6 +105,11 @@ class Workbench:
     def broker(self) -> Broker:
         """The Kafka-protocol broker."""
         return self._started("broker")
+
+    @property
+    def schema_registry(self) -> SchemaRegistry:
+        """The schema registry (embedded Confluent-API server, or a Confluent Schema Registry)."""
+        return self._started("schema_registry")
 
     @property
     def olap(self) -> OLAP:

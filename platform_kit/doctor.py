@@ -89,7 +89,7 @@ def _ports(profile: str | None) -> list[Finding]:
     for kind, config in workbench.configs.items():
         port = getattr(config, "port", None)
         host = getattr(config, "host", "127.0.0.1")
-        if not port or config.type not in {"moto", "tansu", "pgserver"}:
+        if not port or config.type not in {"moto", "tansu", "pgserver", "embedded"}:
             continue
         record = proc.read_record(kind)
         ours = record is not None and record.port == port and proc.pid_alive(record.pid)

@@ -12,7 +12,8 @@ import pytest
 
 # Busy preferred ports fall back to free ones (strict_port: false), so a developer's
 # own `workbench up` (another state dir) never collides with a test run.
-_ISOLATION = {"SPARK_LOCAL_IP": "127.0.0.1"}
+# Testbook kernels inherit this environment: headless, so widget cells run their defaults once.
+_ISOLATION = {"SPARK_LOCAL_IP": "127.0.0.1", "WORKBENCH_HEADLESS": "1"}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -284,14 +284,16 @@ def egress_widget(inputs: LakeInputs, prices: Sequence[float]) -> Any:
     """An ipywidgets slider over egress price showing each option's cost and the recommendation.
 
     Display only: nothing is computed until the slider moves (so a headless run keeps the
-    defaults and pays nothing), and ``None`` comes back when ipywidgets is not installed.
+    defaults and pays nothing), and ``None`` comes back when headless or when ipywidgets is
+    not installed (see :func:`platform_kit.notebooks.widgets_enabled`).
 
     Introduced in: Lab 1 (assessment).
     """
-    try:
-        import ipywidgets as widgets
-    except ImportError:
+    from platform_kit.notebooks._widgets import widgets_enabled
+
+    if not widgets_enabled():
         return None
+    import ipywidgets as widgets
 
     slider = widgets.FloatSlider(
         value=inputs.egress.usd_per_gb,

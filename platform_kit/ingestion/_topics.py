@@ -25,6 +25,8 @@ __all__ = ["Record", "drain_topic", "partitions_of", "record_from_message"]
 _log = logging.getLogger(__name__)
 
 #: Consumer settings that keep polling latency low on tansu (``fetch.wait.max.ms`` of 10 stalls it).
+_FIRST_RECORD_GRACE_S = 5.0
+
 FAST_CONSUMER = {"fetch.wait.max.ms": 100, "enable.auto.commit": False, "enable.partition.eof": False}
 
 
@@ -92,7 +94,8 @@ def drain_topic(
         start_offsets: First offset per partition (missing partitions start at 0).
         partitions: Partitions to read (default: all).
         expected: Stop as soon as this many records were read.
-        idle_s: Stop after this long without a new record.
+        idle_s: Stop after this long without a new record (an empty read waits at least 5 s
+            for its first record, so a slow start is not mistaken for an empty topic).
         timeout_s: Hard limit; raises if ``expected`` was given and not reached by then.
 
     Returns:
@@ -120,7 +123,9 @@ def drain_topic(
                         fix="check that the producer flushed, and the broker (`workbench status broker`)",
                     )
                 break
-            if expected is None and now - last > idle_s:
+            # Until the first record arrives the fetch may still be warming up (assignment,
+            # connection, a loaded machine): wait at least _FIRST_RECORD_GRACE_S before calling it empty.
+            if expected is None and now - last > (idle_s if records else max(idle_s, _FIRST_RECORD_GRACE_S)):
                 break
             for message in consumer.consume(1000, 0.2):
                 if message.error() is not None:

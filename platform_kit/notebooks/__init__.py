@@ -28,6 +28,7 @@ from platform_kit.notebooks._nbio import dumps_notebook, read_notebook, write_no
 from platform_kit.notebooks._registry import Lab, discover_labs, project_root, resolve_labs
 from platform_kit.notebooks._report import CheckRecord, ErrorInfo, LabResult, RunReport, read_check_log
 from platform_kit.notebooks._runner import CHECK_LOG_ENV, NotebookJob, new_run_dir, run_labs, run_notebooks
+from platform_kit.notebooks._widgets import HEADLESS_ENV, widgets_enabled
 
 __all__ = [
     "BEGIN_MARKER",
@@ -35,6 +36,7 @@ __all__ = [
     "CHECK_TAG_PREFIX",
     "END_MARKER",
     "EXERCISE_TAG_PREFIX",
+    "HEADLESS_ENV",
     "PARAMETERS_TAG",
     "REQUIRED_PARAMETERS",
     "SOLUTION_ONLY_TAG",
@@ -60,5 +62,6 @@ __all__ = [
     "run_labs",
     "run_notebooks",
     "strip_outputs",
+    "widgets_enabled",
     "write_notebook",
 ]

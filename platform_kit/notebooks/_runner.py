@@ -29,6 +29,7 @@ from platform_kit.errors import LabError
 from platform_kit.notebooks._nbio import read_notebook
 from platform_kit.notebooks._registry import Lab
 from platform_kit.notebooks._report import ErrorInfo, LabResult, RunReport, read_check_log
+from platform_kit.notebooks._widgets import HEADLESS_ENV
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def job_env(job: NotebookJob, run_dir: Path, profile: str, scale: str, seed: int
     env["WORKBENCH__DATA__SCALE"] = scale
     env["WORKBENCH__DATA__SEED"] = str(seed)
     env[CHECK_LOG_ENV] = str(run_dir / "checks" / f"{job.name}.jsonl")
+    env[HEADLESS_ENV] = "1"  # widget cells run their default once (see platform_kit.notebooks._widgets)
     env.setdefault("IPYTHONDIR", str(run_dir / ".ipython"))
     env.setdefault("JUPYTER_RUNTIME_DIR", str(run_dir / ".jupyter-runtime"))
     # The kernel must import the same platform_kit as this process, installed or not.

@@ -64,7 +64,10 @@ class Broker(Service):
     def confluent_config(self, **overrides: Any) -> dict[str, Any]:
         """librdkafka properties for confluent-kafka clients; dotted keys in ``overrides``
         may be given with underscores (``group_id`` -> ``group.id``)."""
-        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, **self.security_config()}
+        # librdkafka logs info lines (disconnects at shutdown, purged admin events) straight to
+        # stderr, which lands in notebook output; warnings and errors still show.
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "log_level": 4,
+                                  **self.security_config()}
         config |= {key.replace("_", "."): value for key, value in overrides.items()}
         return config
 
@@ -237,7 +240,6 @@ class KafkaConfig(BackendConfig):
 
     type: Literal["kafka"] = "kafka"
     bootstrap_servers: str
-    schema_registry_url: str | None = None
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username_env: str | None = None

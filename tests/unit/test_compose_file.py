@@ -385,7 +385,7 @@ def test_profile_bootstrap_servers_match_brokers(services: dict[str, dict[str, A
         name, _ = service_publishing(services, int(port))
         assert name in KAFKA_BROKERS
         assert listeners(environment(services[name])["KAFKA_ADVERTISED_LISTENERS"])["EXTERNAL"] == server
-    registry = urlparse(profile["broker"]["schema_registry_url"])
+    registry = urlparse(profile["schema_registry"]["url"])
     assert registry.hostname == "127.0.0.1"
     assert service_publishing(services, registry.port) == ("schema-registry", 8081)
 
