@@ -41,14 +41,6 @@ class PrivateTansuBroker(TansuBroker):
     when the block ends, and like every owned service when the process exits.
     """
 
-    def __init__(self, config: TansuConfig, workbench: Any, *, name: str) -> None:
-        super().__init__(config, workbench)
-        self._private_name = name
-
-    @property
-    def name(self) -> str:
-        return self._private_name
-
     @classmethod
     def create(cls, workbench: Any, label: str = "private") -> PrivateTansuBroker:
         """A not-yet-started private broker for ``workbench`` (bucket ``broker-<label>``, unique name)."""

@@ -31,7 +31,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from platform_kit._state import state_dir
 from platform_kit.errors import InputError
 from platform_kit.ingestion._schemas_delivery import Outgoing, ProduceReport, deliver
 from platform_kit.ingestion.dlq import DeadLetterQueue
@@ -54,16 +53,7 @@ class ValidatingTansuBroker(TansuBroker):
 
     def __init__(self, workbench: Any, *, name: str = "validating_broker") -> None:
         binary = getattr(workbench.configs.get("broker"), "binary", None)
-        super().__init__(TansuConfig(port=0, cluster_id=name, binary=binary), workbench)
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def data_dir(self) -> Path:
-        return state_dir() / "data" / self._name
+        super().__init__(TansuConfig(port=0, cluster_id=name, binary=binary), workbench, name=name)
 
     @property
     def schemas_dir(self) -> Path:

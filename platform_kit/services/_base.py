@@ -63,19 +63,21 @@ class Service(ABC):
     #: `workbench up` cannot start them on behalf of other processes.
     in_process: ClassVar[bool] = False
 
-    def __init__(self, config: BackendConfig, workbench: Workbench) -> None:
+    def __init__(self, config: BackendConfig, workbench: Workbench, *, name: str | None = None) -> None:
         self.config = config
         self.workbench = workbench
+        self._instance_name = name
 
     @property
     def name(self) -> str:
-        """Name used for records, logs and data directories (the kind)."""
-        return self.kind
+        """Name used for records, logs, locks and data directories: the kind, unless this is an
+        extra instance given its own ``name`` (e.g. a private broker for one demo)."""
+        return self._instance_name or self.kind
 
     @property
     def data_dir(self) -> Path:
         """Where this service keeps data that must survive restarts."""
-        return state_dir() / "data" / self.kind
+        return state_dir() / "data" / self.name
 
     @property
     def log_path(self) -> Path:
@@ -112,8 +114,8 @@ class ProcessService(Service):
     host: str = "127.0.0.1"
     start_timeout: float = 60.0
 
-    def __init__(self, config: BackendConfig, workbench: Workbench) -> None:
-        super().__init__(config, workbench)
+    def __init__(self, config: BackendConfig, workbench: Workbench, *, name: str | None = None) -> None:
+        super().__init__(config, workbench, name=name)
         self.port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._owned = False
