@@ -62,6 +62,21 @@ class CheckResult:
         return f"{icon} **{self.exercise_id}** {label}: {self.message}\n\n💡 *Hint:* {self.hint}"
 
 
+_NOT_ATTEMPTED = "replace `raise NotImplementedError(...)` with your code, then run this cell again"
+
+
+def _raised_by_stub(exc: BaseException) -> bool:
+    """True when ``exc`` was raised while handling (or from) a ``NotImplementedError``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NotImplementedError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _evaluate(ex: Exercise, answer: Any, context: dict[str, Any] | None) -> tuple[bool, bool, str]:
     """Grade; returns ``(passed, attempted, message)``. Only GradingError escapes."""
     try:
@@ -76,12 +91,10 @@ def _evaluate(ex: Exercise, answer: Any, context: dict[str, Any] | None) -> tupl
     except GradingError:
         raise
     except NotImplementedError:
-        return (
-            False,
-            False,
-            "replace `raise NotImplementedError(...)` with your code, then run this cell again",
-        )
+        return False, False, _NOT_ATTEMPTED
     except AssertionError as exc:
+        if _raised_by_stub(exc):  # a grader that reports the learner's exceptions still saw a stub
+            return False, False, _NOT_ATTEMPTED
         return False, True, str(exc) or "the answer is not right"
     except Exception as exc:  # noqa: BLE001 - the learner's code failed: show it, keep the notebook going
         return False, True, f"your code raised {type(exc).__name__}: {exc}"

@@ -141,6 +141,29 @@ def test_not_implemented_counts_as_not_attempted_with_hint(capsys: pytest.Captur
     assert "NOT ATTEMPTED welcome.order_revenue" in out and get_exercise("welcome.order_revenue").hint in out
 
 
+def test_stub_reported_by_a_wrapping_grader_is_still_not_attempted() -> None:
+    from platform_kit.grading._check import _evaluate
+    from platform_kit.grading._context import fail
+    from platform_kit.grading._registry import Exercise
+
+    def grade(answer: object, context: object) -> str:
+        try:
+            answer()  # type: ignore[operator]
+        except Exception as exc:  # the grader shows the learner's error...
+            fail(f"your function raised {type(exc).__name__}: {exc}")
+        return "ok"
+
+    def stub() -> None:
+        raise NotImplementedError("todo")
+
+    def broken() -> None:
+        raise KeyError("x")
+
+    ex = Exercise(id="t.wrap", lab="t", kind="function", title="t", hint="h", grader=grade)
+    assert _evaluate(ex, stub, None)[:2] == (False, False)  # ...but a stub is not an attempt
+    assert _evaluate(ex, broken, None)[:2] == (False, True)
+
+
 def test_learner_exception_is_a_failure_showing_it() -> None:
     result = check("welcome.order_revenue", lambda orders: orders["no_such_column"], show=False)
     assert not result.passed and result.attempted and "KeyError" in result.message
