@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,32 @@ def run_learner_copy(notebook: Path, check_log: Path, timeout: int = 600) -> lis
                 os.environ[key] = value
         shutil.rmtree(home, ignore_errors=True)
     return [json.loads(line) for line in check_log.read_text().splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def executed_solution(notebook: Path, check_log: Path, timeout: int = 600) -> Iterator[Any]:
+    """Execute a solution notebook with its checks logged to ``check_log``; yields the testbook client."""
+    from testbook import testbook
+
+    os.environ["WORKBENCH_CHECK_LOG"] = str(check_log)
+    try:
+        with testbook(notebook, execute=True, timeout=timeout, kernel_name="python3") as tb:
+            yield tb
+    finally:
+        os.environ.pop("WORKBENCH_CHECK_LOG", None)
+
+
+def assert_every_check_passed(check_log: Path, exercises: set[str]) -> None:
+    """The last result of each exercise in ``check_log`` passed, and exactly ``exercises`` were checked."""
+    results = [json.loads(line) for line in check_log.read_text().splitlines() if line.strip()]
+    final = {r["exercise_id"]: r["passed"] for r in results}
+    assert set(final) == exercises
+    assert all(final.values()), final
+
+
+def assert_learner_checks_not_attempted(notebook: Path, check_log: Path, exercises: set[str]) -> None:
+    """The learner copy runs to the end and every exercise's check reports "not attempted"."""
+    final = {r["exercise_id"]: r for r in run_learner_copy(notebook, check_log)}
+    assert set(final) == exercises
+    assert not any(r["passed"] for r in final.values())
+    assert not any(r["attempted"] for r in final.values()), "stubs must count as not attempted"

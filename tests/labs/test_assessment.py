@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.labs._learner import run_learner_copy
+from tests.labs._learner import (
+    assert_every_check_passed,
+    assert_learner_checks_not_attempted,
+    executed_solution,
+)
 
-testbook = pytest.importorskip("testbook").testbook
+pytest.importorskip("testbook")
 
 pytestmark = pytest.mark.notebook
 REPO = Path(__file__).resolve().parents[2]
@@ -92,14 +96,8 @@ KEY_RESULTS = [
 @pytest.fixture(scope="module")
 def solution(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     log = tmp_path_factory.mktemp("checks") / "solution.jsonl"
-    import os
-
-    os.environ["WORKBENCH_CHECK_LOG"] = str(log)
-    try:
-        with testbook(SOLUTION, execute=True, timeout=600, kernel_name="python3") as tb:
-            yield tb, log
-    finally:
-        os.environ.pop("WORKBENCH_CHECK_LOG", None)
+    with executed_solution(SOLUTION, log) as tb:
+        yield tb, log
 
 
 @pytest.mark.parametrize("expression", KEY_RESULTS)
@@ -109,18 +107,8 @@ def test_assessment_solution_key_result(solution, expression: str) -> None:  # t
 
 
 def test_assessment_solution_passes_all_eight_checks(solution) -> None:  # type: ignore[no-untyped-def]
-    import json
-
-    _, log = solution
-    results = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    final = {r["exercise_id"]: r["passed"] for r in results}
-    assert set(final) == EXERCISES
-    assert all(final.values()), final
+    assert_every_check_passed(solution[1], EXERCISES)
 
 
 def test_assessment_learner_copy_runs_with_every_check_failing(tmp_path: Path) -> None:
-    results = run_learner_copy(LEARNER, tmp_path / "learner.jsonl")
-    final = {r["exercise_id"]: r for r in results}
-    assert set(final) == EXERCISES
-    assert not any(r["passed"] for r in final.values())
-    assert not any(r["attempted"] for r in final.values()), "stubs must count as not attempted"
+    assert_learner_checks_not_attempted(LEARNER, tmp_path / "learner.jsonl", EXERCISES)
