@@ -10,7 +10,11 @@ reported as a ratio, so results compare across machines:
 * layouts (Lab 1): bytes scanned per partition/bucket layout vs the unpartitioned one;
 * ingestion (Lab 2): produce/consume through platform_kit vs raw confluent-kafka, and the full
   ingestion path (validation, idempotent sink, DLQ, tokenisation) vs a raw consume loop;
-* pii (Lab 2): vectorised tokenisation and masking rows/s vs naive per-record code.
+* pii (Lab 2): vectorised tokenisation and masking rows/s vs naive per-record code;
+* spark_layouts, spark_joins, spark_scan (Lab 3): each Spark optimisation's speed-up on the
+  standalone cluster (layouts and caching; salting/AQE skew fixes and broadcast vs sort-merge
+  joins at a larger scale; pushdown/pruning and RDD vs DataFrame vs pandas UDF), before and
+  after measured in the same application.
 
 Usage: ``python -m bench [--messages N] [--scales tiny small medium] [--lab-scale small] [--only NAME...]``.
 """
@@ -117,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--scales", nargs="+", default=["tiny", "small", "medium"])
     parser.add_argument("--lab-scale", default="small", help="scale of the lab benchmarks (formats, layouts, ingestion, pii)")
-    parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts", "ingestion", "pii"])
+    parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts", "ingestion", "pii",
+                                                  "spark_layouts", "spark_joins", "spark_scan"])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -136,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
              ("formats", lambda: _lab_bench("bench_formats", args.lab_scale)),
              ("layouts", lambda: _lab_bench("bench_layouts", args.lab_scale)),
              ("ingestion", lambda: _lab_bench("bench_ingestion", args.lab_scale)),
-             ("pii", lambda: _lab_bench("bench_pii", args.lab_scale))]
+             ("pii", lambda: _lab_bench("bench_pii", args.lab_scale)),
+             ("spark_layouts", lambda: _lab_bench("bench_spark_layouts", args.lab_scale)),
+             ("spark_joins", lambda: _lab_bench("bench_spark_joins", args.lab_scale)),
+             ("spark_scan", lambda: _lab_bench("bench_spark_scan", args.lab_scale))]
     steps = [(name, step) for name, step in steps if not args.only or name in args.only]
     for name, step in tqdm(steps, desc="benchmarks"):
         results[name] = step()

@@ -17,7 +17,9 @@ from platform_kit._state import state_dir
 from platform_kit.config import load_raw_config
 from platform_kit.errors import ConfigError, ServiceError
 from platform_kit.registry import BackendConfig
-from platform_kit.services import KINDS, REGISTRIES, Broker, ObjectStore, OLAP, Postgres, SchemaRegistry, Service, ServiceStatus
+from platform_kit.services import (
+    KINDS, OLAP, REGISTRIES, Broker, ObjectStore, Postgres, SchemaRegistry, Service, ServiceStatus, SparkCluster,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -126,6 +128,11 @@ class Workbench:
         """The process-wide SparkSession."""
         return self._started("spark").session()  # type: ignore[attr-defined]
 
+    @property
+    def spark_cluster(self) -> SparkCluster:
+        """The Spark standalone cluster (embedded master + workers, or an external master)."""
+        return self._started("spark_cluster")
+
     # lifecycle ----------------------------------------------------------------
     def _select(self, kinds: Iterable[str] | None) -> list[str]:
         chosen = list(kinds or KINDS)
@@ -134,8 +141,11 @@ class Workbench:
         return [k for k in KINDS if k in chosen]
 
     def up(self, kinds: Iterable[str] | None = None, *, owned: bool = False) -> list[ServiceStatus]:
-        """Start ``kinds`` (default: all) in dependency order; returns their status."""
+        """Start ``kinds`` (default: all but on-demand ones such as the Spark cluster) in dependency
+        order; returns their status."""
         selected = self._select(kinds)
+        if kinds is None:
+            selected = [k for k in selected if not getattr(self.service(k), "on_demand", False)]
         for kind in selected:
             service = self.service(kind)
             if not service.in_process:  # in-process engines start in the process that uses them

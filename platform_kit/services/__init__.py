@@ -8,6 +8,7 @@ from platform_kit.services.olap import OLAP, OLAP_ENGINES, OLAPQueryError
 from platform_kit.services.postgres import POSTGRES_BACKENDS, Postgres
 from platform_kit.services.schema_registry import SCHEMA_REGISTRIES, SchemaRegistry
 from platform_kit.services.spark import SPARK_BACKENDS, SparkBackend, check_java
+from platform_kit.services.spark_cluster import SPARK_CLUSTERS, SparkCluster
 
 #: kind -> registry; also the start order (the broker stores its data in the object store)
 REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
@@ -17,6 +18,7 @@ REGISTRIES: dict[str, Registry] = {  # type: ignore[type-arg]
     "postgres": POSTGRES_BACKENDS,
     "olap": OLAP_ENGINES,
     "spark": SPARK_BACKENDS,
+    "spark_cluster": SPARK_CLUSTERS,
 }
 KINDS: tuple[str, ...] = tuple(REGISTRIES)
 
@@ -33,5 +35,6 @@ __all__ = [
     "Service",
     "ServiceStatus",
     "SparkBackend",
+    "SparkCluster",
     "check_java",
 ]

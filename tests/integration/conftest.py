@@ -21,3 +21,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_cluster_application() -> Iterator[None]:
+    """A module that started a Spark application on the cluster must not hand it to the next one
+    (the cluster stops with the session fixture; later modules get a fresh local session)."""
+    yield
+    from platform_kit.services import SparkBackend
+
+    session = SparkBackend._session
+    if session is not None and session.sparkContext.master.startswith("spark://"):
+        session.stop()
+        SparkBackend._session = None
