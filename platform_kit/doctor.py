@@ -124,6 +124,12 @@ def _binaries() -> list[Finding]:
                                 "" if ok else "reinstall pgserver (`make install`); no wheel exists for Linux aarch64"))
     except ImportError:
         findings.append(Finding("pgserver", "fail", "pgserver is not installed", "`make install`"))
+    from platform_kit.services.spark_cluster import find_spark_home
+
+    try:
+        findings.append(Finding("spark-class", "ok", str(find_spark_home() / "bin" / "spark-class")))
+    except WorkbenchError as exc:
+        findings.append(Finding("spark-class", "fail", exc.message, exc.fix or ""))
     return findings
 
 

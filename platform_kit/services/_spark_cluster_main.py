@@ -76,8 +76,11 @@ def main(spec_path: str) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    # A per-cluster shared secret (a 0600 properties file, not the command line) keeps workers
+    # of another, stale cluster from registering with this master when it reuses their port.
+    secret_args = ["--properties-file", spec["properties_file"]] if spec.get("properties_file") else []
     children.append(_launch(spec["spark_home"], [
-        "org.apache.spark.deploy.master.Master", "--host", host, "--port", str(spec["master_port"]),
+        "org.apache.spark.deploy.master.Master", *secret_args, "--host", host, "--port", str(spec["master_port"]),
         "--webui-port", str(spec["ui_port"])], work / "logs" / "master.log", env))
     # Workers boot (~3 s of JVM class loading) while the master does; one that finds no master
     # yet retries on its own after 5-15 s, so a short head start keeps the common case fast.
@@ -90,7 +93,7 @@ def main(spec_path: str) -> int:
         worker_dir = work / "work" / f"worker-{index + 1}"
         worker_dir.mkdir(parents=True, exist_ok=True)
         children.append(_launch(spec["spark_home"], [
-            "org.apache.spark.deploy.worker.Worker", master_url, "--host", host,
+            "org.apache.spark.deploy.worker.Worker", master_url, *secret_args, "--host", host,
             "--cores", str(spec["worker_cores"]), "--memory", spec["worker_memory"],
             "--webui-port", "0", "--work-dir", str(worker_dir)],
             work / "logs" / f"worker-{index + 1}.log", env))

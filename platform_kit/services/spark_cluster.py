@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sys
 import urllib.request
 from abc import abstractmethod
@@ -101,6 +102,10 @@ class SparkCluster(Service):
     def ui_url(self) -> str:
         """The master web UI (its ``/json/`` document is the health check)."""
 
+    def application_conf(self) -> dict[str, str]:
+        """Settings an application needs to run on this cluster (none for an external one)."""
+        return {}
+
     def state(self) -> ClusterState:
         """Ask the master for its workers and applications."""
         try:
@@ -171,6 +176,19 @@ class EmbeddedSparkCluster(SparkCluster, ProcessService):
     def ui_url(self) -> str:
         return f"http://{self.host}:{self._ui_port()}"
 
+    def application_conf(self) -> dict[str, str]:
+        """Settings every application needs here: the cluster's shared secret (each start makes
+        a new one, so stale workers of an earlier cluster cannot join) and this interpreter for
+        the executors' Python workers (same machine, same virtualenv)."""
+        conf = {"spark.pyspark.python": sys.executable}
+        properties = self.data_dir / "cluster.properties"
+        if properties.is_file():
+            for line in properties.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key.startswith("spark."):
+                    conf[key] = value.strip()
+        return conf
+
     def before_start(self, owned: bool) -> None:
         from platform_kit.services.spark import check_java
 
@@ -180,7 +198,12 @@ class EmbeddedSparkCluster(SparkCluster, ProcessService):
         ui_port = proc.choose_port(self.host, self.config.ui_port, strict=self.config.strict_port,
                                    service=f"{self.name} UI")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        spec = {"host": self.host, "master_port": port, "ui_port": ui_port,
+        secret = secrets.token_hex(24)
+        properties = self.data_dir / "cluster.properties"
+        properties.touch(mode=0o600)
+        properties.chmod(0o600)
+        properties.write_text(f"spark.authenticate true\nspark.authenticate.secret {secret}\n")
+        spec = {"properties_file": str(properties),"host": self.host, "master_port": port, "ui_port": ui_port,
                 "workers": self.config.workers, "worker_cores": self.config.worker_cores,
                 "worker_memory": self.config.worker_memory, "daemon_memory": self.config.daemon_memory,
                 "spark_home": str(find_spark_home()), "work_dir": str(self.data_dir),

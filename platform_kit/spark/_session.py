@@ -144,21 +144,28 @@ def cluster_session(
     check_java()
     conf = dict(conf or {})
     reason, master, cluster_ui, cores = "local[*] requested", "local[*]", None, os.cpu_count() or 1
+    cluster_conf: dict[str, str] = {}
     if use_cluster:
         try:
             cluster = workbench.spark_cluster
             state = cluster.state()
             master, cluster_ui, cores = cluster.master_url, cluster.ui_url, state.cores
+            cluster_conf = cluster.application_conf()
             reason = f"standalone cluster: {state.alive_workers} workers, {state.cores} cores, {state.memory_mb} MiB"
         except WorkbenchError as exc:
             reason = f"fell back to local[*]: the Spark cluster could not start ({exc.message})"
             _log.warning(reason)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # PySpark picks the executors' Python from PYSPARK_PYTHON when the context starts (the conf
+    # key is only honoured by spark-submit); without it they run `python3`, which lacks pyarrow.
+    python = cluster_conf.pop("spark.pyspark.python", None)
+    if python:
+        os.environ.setdefault("PYSPARK_PYTHON", python)
     SparkBackend._session = None
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         active.stop()
-    settings = _base_conf(workbench)
+    settings = _base_conf(workbench) | cluster_conf
     if fast_start:
         settings["spark.executor.extraJavaOptions"] = FAST_START_JAVA_OPTIONS
         driver_opts = settings.get("spark.driver.extraJavaOptions", "")

@@ -77,6 +77,7 @@ class JobMetrics:
     wall_s: float
     stages: tuple[StageMetrics, ...] = field(default_factory=tuple)
     result: Any = field(default=None, compare=False, repr=False)
+    group: str = ""  # the Spark job group the work ran under (``spark.jobGroup.id`` in the event log)
 
     def total(self, metric: str) -> float:
         """Sum of a :class:`StageMetrics` field over the stages."""
@@ -245,7 +246,7 @@ def measure(spark: Any, work: Callable[[], Any], label: str = "", *, settle_time
     except ServiceError as exc:  # measuring must not lose the work's result
         _log.warning("stage metrics unavailable for %s: %s", label, exc.message)
         stages = ()
-    return JobMetrics(label, wall, stages, result)
+    return JobMetrics(label, wall, stages, result, group)
 
 
 def metrics_frame(measurements: list[JobMetrics]) -> Any:

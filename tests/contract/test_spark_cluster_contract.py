@@ -84,3 +84,16 @@ def test_embedded_cluster_stops_every_jvm(cluster: Any, application: tuple[Any, 
     cluster.stop()
     assert not proc.pid_alive(record.pid)
     assert cluster.status().state == "stopped"
+
+
+def test_embedded_cluster_secret_is_private_and_given_to_applications(cluster: Any) -> None:
+    if cluster.config.type != "embedded":
+        pytest.skip("an external cluster manages its own authentication")
+    properties = cluster.data_dir / "cluster.properties"
+    assert properties.stat().st_mode & 0o077 == 0  # readable by its owner only
+    conf = cluster.application_conf()
+    assert conf["spark.authenticate"] == "true" and len(conf["spark.authenticate.secret"]) >= 32
+    record = proc.read_record(cluster.name)
+    assert record is not None
+    cmdline = open(f"/proc/{record.pid}/cmdline", "rb").read().decode()
+    assert conf["spark.authenticate.secret"] not in cmdline
