@@ -73,6 +73,19 @@ def test_application_job_is_measured_through_rest_api(application: tuple[Any, An
     assert metrics.shuffle_bytes > 0 and metrics.task_ms > 0
 
 
+def test_embedded_cluster_secret_is_private_and_given_to_applications(cluster: Any) -> None:
+    if cluster.config.type != "embedded":
+        pytest.skip("an external cluster manages its own authentication")
+    properties = cluster.data_dir / "cluster.properties"
+    assert properties.stat().st_mode & 0o077 == 0  # readable by its owner only
+    conf = cluster.application_conf()
+    assert conf["spark.authenticate"] == "true" and len(conf["spark.authenticate.secret"]) >= 32
+    record = proc.read_record(cluster.name)
+    assert record is not None
+    cmdline = open(f"/proc/{record.pid}/cmdline", "rb").read().decode()
+    assert conf["spark.authenticate.secret"] not in cmdline
+
+
 def test_embedded_cluster_stops_every_jvm(cluster: Any, application: tuple[Any, Any]) -> None:
     if cluster.config.type != "embedded":
         pytest.skip("an external cluster is not ours to stop")
@@ -85,15 +98,3 @@ def test_embedded_cluster_stops_every_jvm(cluster: Any, application: tuple[Any, 
     assert not proc.pid_alive(record.pid)
     assert cluster.status().state == "stopped"
 
-
-def test_embedded_cluster_secret_is_private_and_given_to_applications(cluster: Any) -> None:
-    if cluster.config.type != "embedded":
-        pytest.skip("an external cluster manages its own authentication")
-    properties = cluster.data_dir / "cluster.properties"
-    assert properties.stat().st_mode & 0o077 == 0  # readable by its owner only
-    conf = cluster.application_conf()
-    assert conf["spark.authenticate"] == "true" and len(conf["spark.authenticate.secret"]) >= 32
-    record = proc.read_record(cluster.name)
-    assert record is not None
-    cmdline = open(f"/proc/{record.pid}/cmdline", "rb").read().decode()
-    assert conf["spark.authenticate.secret"] not in cmdline
