@@ -263,5 +263,9 @@ def pressure_demo(spark: Any, victim: Any, use: Use, *, overfill: float = 1.1, r
         use_after = measure(spark, lambda: use(victim), "victim-after")
     finally:
         hog.unpersist(blocking=True)
-    after = _settled(spark, "after unpersist", lambda s: s.rdd(hog_id) is None)
+    hog_entry = pressure.rdd(hog_id)
+    hog_bytes = hog_entry.memory_bytes if hog_entry else 0
+    # /storage/rdd drops the RDD at once; executors' memoryUsed follows as block removals are reported
+    after = _settled(spark, "after unpersist", lambda s: s.rdd(hog_id) is None
+                     and s.memory_used <= pressure.memory_used - 0.9 * hog_bytes, timeout=5.0)
     return PressureReport((before, pressure, after), victim_id, hog_id, rows * row_bytes, fill, use_cached, use_after)

@@ -149,7 +149,7 @@ def _notes(results: Sequence[LayoutResult]) -> list[str]:
                      f"{warm:.1f} s more than the steady one (cold executor JVMs): pay it once, reuse the application")
     for r in results:
         if r.layout.dynamic_allocation:
-            released = f", released {r.released} when idle" if r.released is not None else ""
+            released = f", released {r.released} while measured" if r.released is not None else ""
             notes.append(f"{r.name} (dynamic allocation): {r.executors_at_start} executor(s) at start, up to "
                          f"{r.max_executors} during the jobs{released}; its first job took {r.first_s:.1f} s vs "
                          f"{r.steady_s:.2f} s steady, as executors started on demand")
