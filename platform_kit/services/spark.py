@@ -119,7 +119,11 @@ class SparkBackend(Service):
             if cfg.event_log:
                 conf["spark.eventLog.dir"] = "file://" + self.event_log_dir
         if isinstance(cfg, LocalSparkConfig):
-            conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+            # Explicitly off: a cluster application started first in this JVM leaves spark.authenticate
+            # in its system properties, and a local context that inherits it stores a random secret in
+            # the JVM-wide Hadoop UGI, which every later cluster application would then present.
+            conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+                     "spark.authenticate": "false"}
         if isinstance(cfg, StandaloneSparkConfig):
             conf |= {"spark.executor.memory": cfg.executor_memory, "spark.executor.cores": str(cfg.executor_cores)}
             if cfg.driver_host:

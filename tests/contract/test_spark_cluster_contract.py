@@ -86,6 +86,25 @@ def test_embedded_cluster_secret_is_private_and_given_to_applications(cluster: A
     assert conf["spark.authenticate.secret"] not in cmdline
 
 
+def test_application_after_a_local_session_still_authenticates(cluster: Any, application: tuple[Any, Any]) -> None:
+    """Cluster, then local, then cluster in one driver JVM (the order of a notebook that falls back)."""
+    from platform_kit.spark import cluster_session
+
+    if cluster.config.type != "embedded":
+        pytest.skip("only the embedded cluster authenticates with a per-start secret")
+    application[0].stop()
+    SparkBackend._session = None
+    local, target = cluster_session(cluster.workbench, use_cluster=False, app_name="contract-local")
+    assert not target.on_cluster
+    assert local.range(10).count() == 10
+    again, target = cluster_session(cluster.workbench, {"spark.executor.cores": "1"}, app_name="contract-again",
+                                    executor_timeout=30)
+    assert target.on_cluster and target.executors >= 1
+    assert again.range(1000, numPartitions=4).count() == 1000
+    again.stop()
+    SparkBackend._session = None
+
+
 def test_embedded_cluster_stops_every_jvm(cluster: Any, application: tuple[Any, Any]) -> None:
     if cluster.config.type != "embedded":
         pytest.skip("an external cluster is not ours to stop")

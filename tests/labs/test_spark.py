@@ -76,7 +76,7 @@ KEY_RESULTS = [
     "s7_agreement['agree'].mean() >= 0.9 and len(s7_agreement) >= 3 * len(ks.eventlog.COMPARED)",
     "s7_log.report.bad_lines == 0 and not s7_log.report.malformed",
     "'BatchEvalPython' in ' '.join(s7_tables['python_udf']['operators'])",
-    "s7_tables['python_udf']['python_ms'].sum() > 0.5 * s7_tables['python_udf']['executor_run_ms'].sum()",
+    "s7_tables['python_udf']['python_ms'].sum() > max(0.2 * s7_tables['python_udf']['executor_run_ms'].sum(), s7_tables['python_udf']['gc_ms'].sum())",
     "s7_tables['wide_shuffle']['shuffle_write_bytes'].sum() > 100 * s7_tables['python_udf']['shuffle_write_bytes'].sum()",
     "len(s7_log.tasks) >= sum(int(t['num_tasks'].sum()) for t in s7_tables.values())",
     "set(s8_report['status']) == {'ok'} and {'spark', 'scala', 'java', 'python', 'hadoop'} <= set(s8_report['component'])",
