@@ -98,17 +98,20 @@ class ClusterShape:
 
     @classmethod
     def from_workbench(cls, workbench: Any) -> ClusterShape:
-        """Ask the workbench's running cluster (or, if it does not answer, read its config)."""
+        """Ask the workbench's running cluster (or, if it does not answer, read its config; an external
+        cluster that does not answer gets the embedded cluster's default shape)."""
         import os
 
         from platform_kit.errors import WorkbenchError
+        from platform_kit.services.spark_cluster import EmbeddedSparkClusterConfig
 
         physical = os.cpu_count()
-        cluster = workbench.spark_cluster
         try:
-            return cls.from_state(cluster.state(), physical)
+            return cls.from_state(workbench.spark_cluster.state(), physical)
         except WorkbenchError:
-            cfg = cluster.config
+            cfg = workbench.service("spark_cluster").config
+            if not isinstance(cfg, EmbeddedSparkClusterConfig):
+                cfg = EmbeddedSparkClusterConfig()
             return cls.uniform(cfg.workers, cfg.worker_cores, cfg.worker_memory, physical)
 
     @property

@@ -7,27 +7,42 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 
-def run_learner_copy(notebook: Path, check_log: Path, timeout: int = 600) -> list[dict[str, Any]]:
+def run_learner_copy(
+    notebook: Path,
+    check_log: Path,
+    timeout: int = 600,
+    *,
+    env: Mapping[str, str] | None = None,
+    probes: Sequence[str] = (),
+) -> list[dict[str, Any]]:
     """Execute every cell of ``notebook`` (a cell raising fails the test) and return check results.
 
     The kernel inherits ``WORKBENCH_CHECK_LOG``, so each ``check()`` appends one JSON line there,
     and its own ``WORKBENCH_HOME``: a solution kernel of the same module may still hold the chdb
     folder, which admits one process at a time.
+
+    Args:
+        notebook: The learner copy.
+        check_log: Where the kernel's checks log their results.
+        timeout: Seconds allowed per cell.
+        env: Extra environment for the kernel (``WORKBENCH__...`` configuration overrides).
+        probes: Boolean expressions that must hold in the kernel after the last cell.
     """
     from testbook import testbook
 
     home = Path(tempfile.mkdtemp(prefix="workbench-learner-"))
-    overrides = {"WORKBENCH_CHECK_LOG": str(check_log), "WORKBENCH_HOME": str(home)}
+    overrides = {"WORKBENCH_CHECK_LOG": str(check_log), "WORKBENCH_HOME": str(home), **(env or {})}
     previous = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
     try:
-        with testbook(notebook, execute=True, timeout=timeout, kernel_name="python3"):
-            pass
+        with testbook(notebook, execute=True, timeout=timeout, kernel_name="python3") as tb:
+            for probe in probes:
+                assert tb.value(f"bool({probe})") is True, probe
     finally:
         for key, value in previous.items():
             if value is None:
@@ -59,9 +74,17 @@ def assert_every_check_passed(check_log: Path, exercises: set[str]) -> None:
     assert all(final.values()), final
 
 
-def assert_learner_checks_not_attempted(notebook: Path, check_log: Path, exercises: set[str]) -> None:
-    """The learner copy runs to the end and every exercise's check reports "not attempted"."""
-    final = {r["exercise_id"]: r for r in run_learner_copy(notebook, check_log)}
+def assert_learner_checks_not_attempted(
+    notebook: Path,
+    check_log: Path,
+    exercises: set[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    probes: Sequence[str] = (),
+) -> None:
+    """The learner copy runs to the end and every exercise's check reports "not attempted"
+    (``env`` and ``probes`` as in :func:`run_learner_copy`)."""
+    final = {r["exercise_id"]: r for r in run_learner_copy(notebook, check_log, env=env, probes=probes)}
     assert set(final) == exercises
     assert not any(r["passed"] for r in final.values())
     assert not any(r["attempted"] for r in final.values()), "stubs must count as not attempted"

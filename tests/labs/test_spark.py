@@ -1,5 +1,5 @@
 """Lab 03 (Spark): the solution's key results hold on the standalone cluster; the learner copy
-runs to the end with every exercise a stub and every check failing."""
+runs to the end with every exercise a stub and every check failing, on the local[*] fallback."""
 
 from __future__ import annotations
 
@@ -110,5 +110,13 @@ def test_spark_solution_passes_all_eight_checks(solution) -> None:  # type: igno
     assert_every_check_passed(solution[1], EXERCISES)
 
 
-def test_spark_learner_copy_runs_with_every_check_failing(tmp_path: Path) -> None:
-    assert_learner_checks_not_attempted(LEARNER, tmp_path / "learner.jsonl", EXERCISES)
+# The learner copy runs against a cluster that does not answer: the lab must fall back to local[*],
+# say so, and still run every cell (and it skips the cluster's application start-ups).
+NO_CLUSTER = {"WORKBENCH__SPARK_CLUSTER__TYPE": "external", "WORKBENCH__SPARK_CLUSTER__MASTER_URL": "spark://127.0.0.1:9",
+              "WORKBENCH__SPARK_CLUSTER__UI_URL": "http://127.0.0.1:9"}
+
+
+def test_spark_learner_copy_falls_back_to_local_and_every_check_fails(tmp_path: Path) -> None:
+    assert_learner_checks_not_attempted(
+        LEARNER, tmp_path / "learner.jsonl", EXERCISES, env=NO_CLUSTER,
+        probes=["not target.on_cluster and 'fell back to local[*]' in target.reason and '127.0.0.1:9' in target.reason"])

@@ -152,6 +152,30 @@ def test_shape_from_master_state() -> None:
         ClusterShape((2,), (1024, 1024))
 
 
+
+def test_shape_from_workbench_without_a_cluster_reads_config_or_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from platform_kit.errors import ServiceError
+    from platform_kit.services.spark_cluster import EmbeddedSparkClusterConfig, ExternalSparkClusterConfig
+
+    class NoCluster:  # like Workbench: the spark_cluster property starts the cluster, and raises here
+        def __init__(self, cfg: Any) -> None:
+            self.cfg = cfg
+
+        def service(self, name: str) -> Any:
+            return SimpleNamespace(config=self.cfg)
+
+        @property
+        def spark_cluster(self) -> Any:
+            raise ServiceError("Spark master UI at http://127.0.0.1:9 did not answer", fix="start it")
+
+    workbench = NoCluster
+
+    embedded = EmbeddedSparkClusterConfig(type="embedded", workers=3, worker_cores=1, worker_memory="1g")
+    assert ClusterShape.from_workbench(workbench(embedded)).worker_cores == (1, 1, 1)
+    external = ExternalSparkClusterConfig(type="external", master_url="spark://127.0.0.1:9", ui_url="http://127.0.0.1:9")
+    shape = ClusterShape.from_workbench(workbench(external))
+    assert shape.worker_cores == (2, 2) and shape.worker_memory_mb == (2048, 2048)
+
 # --- what a layout held --------------------------------------------------------------------------
 
 
