@@ -58,15 +58,6 @@ def _layouts(spark: Any, target: Any, data: Any) -> dict[str, Any]:
             "beats_default": verdict.passed, "recommended": recommendation.name}
 
 
-def _restore_shared_session() -> None:
-    """Put the bench's shared application back on the default layout (run_layout replaced it)."""
-    import platform_kit
-    from bench import _spark
-    from platform_kit import spark as ks
-
-    _spark._CACHE["session"] = ks.cluster_session(platform_kit.connect(), app_name="bench-lab3")
-
-
 #: Replication of the fact tables per scale: ~200k-500k clicks, so one run stays near a minute on 2 cores.
 DEFAULT_COPIES = {"tiny": 40, "small": 8, "medium": 1, "large": 1}
 
@@ -80,7 +71,7 @@ def run(scale: str = "tiny", *, copies: int | None = None, with_layouts: bool = 
             tiny, 400k at small).
         with_layouts: Also start the right-sized layout's application (~20 s on two cores).
     """
-    from bench._spark import lab_spark
+    from bench._spark import lab_spark, restart_lab_spark
 
     began = time.perf_counter()
     copies = copies or DEFAULT_COPIES.get(scale, 1)
@@ -91,7 +82,7 @@ def run(scale: str = "tiny", *, copies: int | None = None, with_layouts: bool = 
         try:
             out["layouts"] = _layouts(spark, target, data)
         finally:
-            _restore_shared_session()
+            restart_lab_spark()  # run_layout replaced the shared application
     elif with_layouts:
         out["layouts"] = {"skipped": f"executor layouts need the standalone cluster ({target.reason})"}
     out["elapsed_s"] = round(time.perf_counter() - began, 1)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_kit.errors import ConfigError
+from platform_kit.spark._plan_tree import plan_children, scala_items
 
 __all__ = ["PlanMetrics", "ScanMetrics", "bucket_id_of", "measure_query", "plan_metrics"]
 
@@ -75,20 +76,6 @@ class PlanMetrics:
     joins: tuple[str, ...] = field(default=())
 
 
-def _seq(scala_seq: Any) -> list[Any]:
-    return [scala_seq.apply(i) for i in range(scala_seq.size())]
-
-
-def _children(node: Any, name: str) -> list[Any]:
-    if name == "AdaptiveSparkPlanExec":
-        return [node.executedPlan()]
-    if name.endswith("QueryStageExec"):
-        return [node.plan()]
-    if name == "ReusedExchangeExec":
-        return [node.child()]
-    return _seq(node.children())
-
-
 def _metric_values(node: Any) -> dict[str, int]:
     values: dict[str, int] = {}
     iterator = node.metrics().iterator()
@@ -114,7 +101,7 @@ def _bucket_ids(node: Any) -> tuple[tuple[int, ...] | None, int]:
 
 def _scan(node: Any) -> ScanMetrics:
     values = _metric_values(node)
-    roots = _seq(node.relation().location().rootPaths())
+    roots = list(scala_items(node.relation().location().rootPaths()))
     bucket_ids, buckets = _bucket_ids(node)
     return ScanMetrics(
         root=roots[0].toString() if roots else "",
@@ -158,7 +145,7 @@ def plan_metrics(df: Any) -> PlanMetrics:
         is_join = name.endswith("JoinExec")
         if is_join:
             joins.append(name)
-        for child in _children(node, name):
+        for child in plan_children(node, reused=True):
             visit(child, under_join or is_join)
 
     visit(df._jdf.queryExecution().executedPlan(), False)

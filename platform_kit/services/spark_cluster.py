@@ -185,7 +185,7 @@ class EmbeddedSparkCluster(SparkCluster, ProcessService):
         if properties.is_file():
             for line in properties.read_text().splitlines():
                 key, _, value = line.partition(" ")
-                if key.startswith("spark."):
+                if key.startswith("spark.authenticate"):
                     conf[key] = value.strip()
         return conf
 
@@ -202,7 +202,11 @@ class EmbeddedSparkCluster(SparkCluster, ProcessService):
         properties = self.data_dir / "cluster.properties"
         properties.touch(mode=0o600)
         properties.chmod(0o600)
-        properties.write_text(f"spark.authenticate true\nspark.authenticate.secret {secret}\n")
+        # maxRetries 0: a master whose port was taken between choose_port and its bind (another
+        # cluster starting at the same moment) must fail, not move silently to port + 1 while the
+        # workers and the record still name the port it lost.
+        properties.write_text(f"spark.authenticate true\nspark.authenticate.secret {secret}\n"
+                              "spark.port.maxRetries 0\n")
         spec = {"properties_file": str(properties),"host": self.host, "master_port": port, "ui_port": ui_port,
                 "workers": self.config.workers, "worker_cores": self.config.worker_cores,
                 "worker_memory": self.config.worker_memory, "daemon_memory": self.config.daemon_memory,

@@ -12,13 +12,12 @@ Introduced in: Lab 3 (Spark optimisation).
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from platform_kit.errors import InputError
+from platform_kit.spark._plan_tree import jvm_plan, sql_conf, walk_plan
 
 __all__ = [
     "JOIN_OPERATORS",
@@ -206,67 +205,19 @@ def outline(text: str, words: tuple[str, ...] = _OUTLINE_WORDS, *, width: int = 
 
 
 def executed_plan(df: Any) -> str:
-    """The physical plan Spark runs for ``df`` (after ``collect()`` of ``df``: AQE's final plan)."""
-    try:
-        return str(df._jdf.queryExecution().executedPlan().toString())
-    except AttributeError as exc:
-        raise InputError(f"expected a Spark DataFrame, got {type(df).__name__}",
-                         fix="pass a pyspark.sql.DataFrame (classic Spark, not Spark Connect)") from exc
-
-
-def _children(node: Any) -> list[Any]:
-    name = node.getClass().getSimpleName()
-    if name == "AdaptiveSparkPlanExec":
-        return [node.executedPlan()]
-    if name.endswith("QueryStageExec"):
-        return [node.plan()]
-    if name == "ReusedExchangeExec":
-        return [node.child()]
-    kids = node.children()
-    return [kids.apply(i) for i in range(kids.size())]
+    """The physical plan Spark runs for ``df`` (after ``collect()`` of ``df``: AQE's final plan), as text."""
+    return str(jvm_plan(df).toString())
 
 
 def plan_nodes(df: Any) -> list[tuple[int, str, dict[str, int]]]:
     """(depth, node name, SQL metrics) for every node of ``df``'s executed plan.
 
     Metrics are filled once the plan has run: call after ``collect()`` of the same
-    DataFrame (``count()`` plans a new query). AQE stages are followed into their plans.
+    DataFrame (``count()`` plans a new query). AQE stages and reused exchanges are followed.
     """
-    jvm = df.sparkSession.sparkContext._jvm
-    converters = jvm.scala.jdk.javaapi.CollectionConverters
+    converters = df.sparkSession.sparkContext._jvm.scala.jdk.javaapi.CollectionConverters
     out: list[tuple[int, str, dict[str, int]]] = []
-    stack = [(0, df._jdf.queryExecution().executedPlan())]
-    while stack:
-        depth, node = stack.pop()
+    for depth, node in walk_plan(jvm_plan(df), reused=True):
         metrics = converters.asJava(node.metrics())
         out.append((depth, str(node.nodeName()), {str(k): int(metrics.get(k).value()) for k in metrics.keySet()}))
-        stack.extend((depth + 1, child) for child in reversed(_children(node)))
     return out
-
-
-@contextlib.contextmanager
-def sql_conf(spark: Any, settings: Mapping[str, str | int | bool]) -> Iterator[None]:
-    """Set runtime ``spark.sql.*`` settings for a block and restore the previous values.
-
-    A setting that was not set before is unset afterwards (Spark's default returns);
-    one the session was built with gets its value back (``unset`` would drop it).
-
-    Raises:
-        InputError: A key is not a runtime SQL setting (executor, memory and core settings
-            are fixed when the application starts).
-    """
-    bad = [key for key in settings if not str(key).startswith("spark.sql.")]
-    if bad:
-        raise InputError(f"only runtime spark.sql.* settings can change on a live session, not {bad}",
-                         fix="start a new application for executor/driver/core settings (ks.cluster_session)")
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    try:
-        for key, value in settings.items():
-            spark.conf.set(key, str(value).lower() if isinstance(value, bool) else str(value))
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)

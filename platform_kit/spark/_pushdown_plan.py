@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_kit.errors import InputError
+from platform_kit.spark import _plan_tree as plan_tree
 
 __all__ = ["ScanInfo", "parse_file_scans", "plan_node_names", "scan_nodes", "split_top_level", "walk_plan"]
 
@@ -170,42 +171,14 @@ def parse_file_scans(plan_text: str) -> list[ScanInfo]:
 # --- the live tree, through py4j -------------------------------------------------------------
 
 
-def _scala_iter(collection: Any) -> Iterator[Any]:
-    iterator = collection.iterator()
-    while iterator.hasNext():
-        yield iterator.next()
-
-
-def _kids(node: Any) -> list[Any]:
-    name = node.getClass().getSimpleName()
-    if name == "AdaptiveSparkPlanExec":
-        return [node.executedPlan()]  # the final plan once the query ran, the initial one before
-    if name.endswith("QueryStageExec"):
-        return [node.plan()]
-    kids = list(_scala_iter(node.children()))
-    try:  # scalar subqueries hang off expressions, not children
-        kids += [s for s in _scala_iter(node.subqueries())]
-    except Exception:  # noqa: BLE001 - py4j: older plans without subqueries()
-        pass
-    return kids
-
-
 def walk_plan(plan: Any) -> Iterator[Any]:
-    """Every node of a physical plan (a py4j ``SparkPlan``), parents first, through AQE stages."""
-    stack = [plan]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(_kids(node)))
+    """Every node of a physical plan (a py4j ``SparkPlan``), parents first, through AQE stages and
+    scalar subqueries (a reused exchange is not entered: its scans are met where it was built)."""
+    return (node for _, node in plan_tree.walk_plan(plan, subqueries=True))
 
 
-def executed_plan(df: Any) -> Any:
-    """The py4j executed plan of a DataFrame (``df._jdf.queryExecution().executedPlan()``)."""
-    jdf = getattr(df, "_jdf", None)
-    if jdf is None:
-        raise InputError(f"expected a pyspark DataFrame, got {type(df).__name__}",
-                         fix="pass the DataFrame itself (Spark Connect DataFrames expose no JVM plan)")
-    return jdf.queryExecution().executedPlan()
+#: The py4j executed plan of a DataFrame (``df._jdf.queryExecution().executedPlan()``).
+executed_plan = plan_tree.jvm_plan
 
 
 def plan_node_names(df: Any) -> list[str]:
@@ -215,13 +188,13 @@ def plan_node_names(df: Any) -> list[str]:
 
 def _metrics(node: Any) -> dict[str, float]:
     out = {}
-    for pair in _scala_iter(node.metrics()):
+    for pair in plan_tree.scala_items(node.metrics()):
         out[METRIC_NAMES.get(pair._1(), pair._1())] = float(pair._2().value())
     return out
 
 
 def _metadata(node: Any) -> dict[str, str]:
-    return {pair._1(): pair._2() for pair in _scala_iter(node.metadata())}
+    return {pair._1(): pair._2() for pair in plan_tree.scala_items(node.metadata())}
 
 
 def scan_nodes(df: Any) -> list[ScanInfo]:

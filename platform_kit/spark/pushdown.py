@@ -37,6 +37,7 @@ import pandas as pd
 
 from platform_kit.errors import InputError
 from platform_kit.spark._apis_workers import use_this_python
+from platform_kit.spark._plan_tree import override_conf
 from platform_kit.spark._pushdown_footer import Footprint, footprint, row_groups
 from platform_kit.spark._pushdown_jobs import DayVariant, day_bounds, day_variants, fast_day_summary, slow_day_summary
 from platform_kit.spark._pushdown_plan import ScanInfo, executed_plan, parse_file_scans, plan_node_names, scan_nodes
@@ -78,17 +79,8 @@ def exact_input_bytes(spark: Any) -> Iterator[None]:
     The runtime settings are restored (or unset) on exit. Run the query *and* its action
     inside the block: the reader's settings are fixed when the plan first executes.
     """
-    saved = {key: spark.conf.get(key, None) for key in EXACT_BYTES_CONF}
-    for key, value in EXACT_BYTES_CONF.items():
-        spark.conf.set(key, value)
-    try:
+    with override_conf(spark, EXACT_BYTES_CONF):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 
 from platform_kit import Workbench
 from platform_kit import _process as proc
-from platform_kit.errors import ConfigError, DependencyMissingError
+from platform_kit.errors import ConfigError, DependencyMissingError, ServiceError
 from platform_kit.services import SparkBackend
 
 pytestmark = pytest.mark.contract
@@ -76,6 +76,28 @@ def test_cluster_busy_master_port_falls_back(fresh_home: Path) -> None:
         assert cluster.port != busy
         assert cluster.state().alive_workers == 1
         cluster.stop()
+
+
+def test_cluster_master_losing_its_port_race_fails_instead_of_moving(
+        fresh_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process binds the port between choose_port and the master's bind (two clusters
+    starting at once): the start fails with the master's log, no master moves to port + 1."""
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        busy = blocker.getsockname()[1]
+        choose = proc.choose_port
+        monkeypatch.setattr(proc, "choose_port", lambda host, preferred, **kw: (
+            preferred if preferred == busy else choose(host, preferred, **kw)))  # "free" when it was checked
+        workbench = Workbench("embedded", overrides={"spark_cluster": {
+            "port": busy, "workers": 1, "worker_cores": 1, "start_timeout": 40}})
+        cluster = workbench.service("spark_cluster")
+        with pytest.raises(ServiceError) as caught:
+            cluster.start(owned=True)
+        assert not [pid for pid in _cluster_jvms(cluster.data_dir) if proc.pid_alive(pid)]
+    master_log = (cluster.data_dir / "logs" / "master.log").read_text()
+    assert "Successfully started service 'sparkMaster'" not in master_log
+    assert "BindException" in master_log or "Address already in use" in master_log, caught.value
 
 
 @pytest.mark.parametrize(("override", "needle"), [

@@ -225,3 +225,8 @@ def test_hidden_sets_mix_clean_stacks_and_several_kinds_of_conflict() -> None:
     kinds = set().union(*found.values())
     assert kinds >= {"scala", "java", "python", "hadoop-aws", "aws-java-sdk-bundle", "delta-spark",
                      "iceberg-spark-runtime", "spark-sql-kafka-0-10"}
+
+
+def test_find_conflict_check_rejects_a_value_instead_of_a_function() -> None:
+    result = check("spark.find_conflict", {"spark-sql-kafka"}, context={"examples": c.EXAMPLES}, show=False)
+    assert not result.passed and result.attempted and "expected a function" in result.message

@@ -174,3 +174,8 @@ def test_grader_accepts_the_intended_label_on_the_notebook_jobs_but_not_a_third_
     assert check("spark.name_bottleneck", intended_on_real_else_reference, context={"jobs": jobs}, show=False).passed
     neither = check("spark.name_bottleneck", lambda t: "skew", context={"jobs": jobs}, show=False)
     assert not neither.passed and "notebook's python_udf job" in str(neither)
+
+
+def test_name_bottleneck_check_rejects_a_value_instead_of_a_function() -> None:
+    result = check("spark.name_bottleneck", "python_udf", context={"jobs": _jobs()}, show=False)
+    assert not result.passed and result.attempted and "expected a function" in result.message

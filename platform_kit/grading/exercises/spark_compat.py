@@ -79,8 +79,6 @@ def _compare(answer: Any, env: dict[str, Any], table: dict[str, Any], label: str
     "spark-sql-kafka-0-10 must be Spark's exact version",
 )
 def _grade_find_conflict(answer: Any, context: dict[str, Any]) -> str:
-    if not callable(answer):
-        fail(f"pass your function itself, not a {type(answer).__name__}")
     table = load_table()
     sets: list[tuple[str, dict[str, Any]]] = []
     for name, env in ((context or {}).get("examples") or {}).items():

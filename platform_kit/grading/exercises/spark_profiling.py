@@ -97,8 +97,6 @@ def _why(table: pd.DataFrame) -> str:
     "(task_ms_max - task_ms_median) x (min(num_tasks, 4) - 1) when max >= 3x median; else 'none'",
 )
 def _grade_name_bottleneck(answer: Any, context: dict[str, Any]) -> str:
-    if not callable(answer):
-        fail(f"pass your function itself (check('spark.name_bottleneck', name_bottleneck)), not a {type(answer).__name__}")
     jobs: Mapping[str, Any] = (context or {}).get("jobs") or {}
     checked = 0
     for intended, table in jobs.items():
