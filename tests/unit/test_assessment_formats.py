@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -300,15 +299,6 @@ def test_format_choice_needs_the_results_in_context() -> None:
 
 
 # --- engine tier: Spark ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark() -> object:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    return platform_kit.connect("embedded").spark
-
-
 def test_spark_reads_both_columnar_formats_and_prunes_with_statistics(spark: object, tmp_path: Path) -> None:
     from platform_kit.assessment.formats import spark_format_parity
 

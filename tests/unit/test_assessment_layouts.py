@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -148,15 +147,6 @@ def test_plan_metrics_needs_a_classic_spark_dataframe() -> None:
 
 
 # --- engine tier (Spark) ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark() -> object:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    return platform_kit.connect("embedded").spark
-
-
 @pytest.fixture(scope="module")
 def layouts(spark: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
     clicks, customers = _company()

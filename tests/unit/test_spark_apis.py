@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from typing import Any
 
@@ -112,14 +111,9 @@ def test_remote_sessions_keep_their_python() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Any:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    session = platform_kit.connect().spark
-    apis.use_this_python(session)
-    return session
+def spark(spark: Any) -> Any:
+    apis.use_this_python(spark)  # the conftest's session, with this interpreter for Python workers
+    return spark
 
 
 @pytest.fixture(scope="module")

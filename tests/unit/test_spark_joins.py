@@ -8,7 +8,6 @@ of small joins on the local session, a real broadcast failure, and the grader.
 from __future__ import annotations
 
 import math
-import shutil
 
 import pytest
 
@@ -209,15 +208,6 @@ def test_explain_broadcast_failure_rejects_other_objects() -> None:
 
 
 # --- engine tier: local Spark -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark() -> object:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    return platform_kit.connect().spark
-
-
 @pytest.fixture(scope="module")
 def tables(spark) -> tuple[object, object]:
     from pyspark.sql import functions as F

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -174,15 +173,6 @@ def test_compare_scans_rejects_nothing_and_unknown_baselines() -> None:
 
 
 # --- engine tier: local Spark ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def spark() -> Any:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    return platform_kit.connect().spark
 
 
 def test_day_variants_cover_pushing_and_blocking_shapes(spark: Any) -> None:  # F.col needs a session

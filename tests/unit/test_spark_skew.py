@@ -8,7 +8,6 @@ jobs on the local session (planting, counting, salting, the grader).
 from __future__ import annotations
 
 import math
-import shutil
 from collections import Counter
 
 import matplotlib
@@ -190,15 +189,6 @@ def test_spark_helpers_reject_bad_arguments_before_running_anything(call, match)
 
 
 # --- engine tier: local Spark -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def spark() -> object:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    import platform_kit
-
-    return platform_kit.connect().spark
-
-
 @pytest.fixture(scope="module")
 def frames(spark) -> tuple[object, object]:
     from pyspark.sql import functions as F
