@@ -27,3 +27,12 @@ def test_every_error_is_a_workbench_error_with_fix() -> None:
         assert issubclass(cls, errors.WorkbenchError)
         exc = cls("what went wrong", fix="how to fix it")
         assert "how to fix it" in str(exc) and exc.fix == "how to fix it"
+
+
+def test_lab_packages_export_what_they_list() -> None:
+    import importlib
+
+    for package in ("platform_kit.spark", "platform_kit.quality"):
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{package}.{name}"

@@ -1,0 +1,31 @@
+"""Lab 4: data quality and observability.
+
+Contracts are the single source: a YAML data contract (columns, types, constraints, owner,
+SLAs) generates the Great Expectations suites that validate each pipeline stage on pandas or
+Spark. Each area is its own module, imported on first use::
+
+    contract    DataContract loaded from YAML (load_contract), bundled example contracts
+    validate    GX 1.x suites from a contract, checkpoints per stage, reports, Data Docs
+    pipeline    the small orders pipeline the lab validates (raw -> staged -> features)
+    drift       PSI/KS for numbers, chi-square/Jensen-Shannon for categories, pair checks
+    corruption  seeded silent-corruption injectors and detector scoring (precision/recall)
+
+Introduced in: Lab 4 (data quality).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from platform_kit.quality.contract import DataContract, bundled_contracts, load_contract
+
+SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption")
+
+__all__ = ["DataContract", "bundled_contracts", "load_contract", *SECTION_MODULES]
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in SECTION_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,120 @@
+"""A small three-stage pipeline to validate at each stage: raw orders -> staged orders -> features.
+
+Pure pandas functions, so every stage's output can be checked against its contract
+(``orders_raw``, ``orders_staged``, ``customer_features``)::
+
+    raw = generate_table("orders", "tiny", 42)
+    staged = stage_orders(raw)
+    features = build_customer_features(staged, generate_table("customers", "tiny", 42))
+
+Introduced in: Lab 4 (data quality).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from platform_kit.errors import InputError
+
+_log = logging.getLogger(__name__)
+
+__all__ = ["STAGED_COLUMNS", "build_customer_features", "stage_orders"]
+
+STAGED_COLUMNS = ("order_id", "customer_id", "order_ts", "order_date", "status", "channel", "region",
+                  "currency", "total_amount")
+_RAW_NEEDED = ("order_id", "customer_id", "order_ts", "status", "channel", "region", "currency", "total_amount")
+_NOT_KEPT = ("cancelled", "returned")
+
+
+def _require_columns(df: pd.DataFrame, needed: tuple[str, ...], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{what} must be a pandas DataFrame, got {type(df).__name__}",
+                         fix="convert first, e.g. spark_df.toPandas()")
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lacks column(s) {missing}",
+                         fix=f"pass the generated table (columns: {', '.join(needed)})")
+
+
+def stage_orders(raw: pd.DataFrame) -> pd.DataFrame:
+    """Typed, deduplicated, cleaned orders with their calendar date.
+
+    Rows whose key, customer, timestamp or amount cannot be parsed are dropped, text is trimmed
+    (codes lower-cased, currency upper-cased), non-positive amounts are dropped and a duplicated
+    ``order_id`` keeps its latest row.
+
+    Args:
+        raw: Orders as landed (the generator's ``orders`` table or something shaped like it).
+
+    Returns:
+        A new frame with :data:`STAGED_COLUMNS`, sorted by ``order_id``.
+
+    Raises:
+        InputError: ``raw`` is not a DataFrame or lacks a needed column.
+    """
+    _require_columns(raw, _RAW_NEEDED, "raw orders")
+    out = pd.DataFrame({
+        "order_id": pd.to_numeric(raw["order_id"], errors="coerce"),
+        "customer_id": pd.to_numeric(raw["customer_id"], errors="coerce"),
+        "order_ts": pd.to_datetime(raw["order_ts"], errors="coerce").astype("datetime64[us]"),
+        "total_amount": pd.to_numeric(raw["total_amount"], errors="coerce").astype("float64").round(2),
+    })
+    for col in ("status", "channel", "region"):
+        out[col] = raw[col].astype("string").str.strip().str.lower()
+    out["currency"] = raw["currency"].astype("string").str.strip().str.upper()
+    keep = out[["order_id", "customer_id", "order_ts", "total_amount", "status", "channel", "region",
+                "currency"]].notna().all(axis=1) & (out["total_amount"] > 0)
+    dropped = int((~keep).sum())
+    out = out[keep].sort_values(["order_id", "order_ts"], kind="stable")
+    before = len(out)
+    out = out.drop_duplicates("order_id", keep="last")
+    out["order_date"] = out["order_ts"].dt.date  # datetime.date objects: a "date" column, DateType in Spark
+    for col in ("order_id", "customer_id"):
+        out[col] = out[col].astype("int64")
+    for col in ("status", "channel", "region", "currency"):
+        out[col] = out[col].astype(object)  # plain str values, like the raw table
+    _log.info("staged %d orders (%d dropped as unparseable or non-positive, %d duplicates)",
+              len(out), dropped, before - len(out))
+    return out[list(STAGED_COLUMNS)].reset_index(drop=True)
+
+
+def build_customer_features(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer: order count, spend, average order value, cancel rate and recency.
+
+    Spend and average count orders that were neither cancelled nor returned; customers without
+    orders get ``order_count`` 0, ``total_spend`` 0 and nulls for the ratios and recency.
+
+    Args:
+        orders: Staged (or raw) orders.
+        customers: The generator's ``customers`` table.
+
+    Returns:
+        A new frame in ``customer_id`` order with the ``customer_features`` contract's columns.
+
+    Raises:
+        InputError: An input is not a DataFrame or lacks a needed column.
+    """
+    _require_columns(orders, ("customer_id", "order_ts", "status", "total_amount"), "orders")
+    _require_columns(customers, ("customer_id", "segment", "region"), "customers")
+    kept = ~orders["status"].isin(_NOT_KEPT)
+    per = pd.DataFrame({
+        "customer_id": orders["customer_id"].astype("int64"),
+        "spend": orders["total_amount"].where(kept, 0.0),
+        "kept": kept.astype("int64"),
+        "dropped": (~kept).astype("int64"),
+        "order_ts": pd.to_datetime(orders["order_ts"]).astype("datetime64[us]"),
+    }).groupby("customer_id").agg(order_count=("kept", "size"), kept=("kept", "sum"), dropped=("dropped", "sum"),
+                                  total_spend=("spend", "sum"), last_order_ts=("order_ts", "max"))
+    out = customers[["customer_id", "segment", "region"]].astype({"customer_id": "int64"}).merge(
+        per, how="left", left_on="customer_id", right_index=True)
+    out["order_count"] = out["order_count"].fillna(0).astype("int64")
+    out["total_spend"] = out["total_spend"].fillna(0.0).astype("float64").round(2)
+    out["avg_order_value"] = (out["total_spend"] / out["kept"].where(out["kept"] > 0)).round(2)
+    out["cancel_rate"] = out["dropped"] / out["order_count"].where(out["order_count"] > 0)
+    out["last_order_ts"] = out["last_order_ts"].astype("datetime64[us]")
+    out["has_orders"] = out["order_count"] > 0
+    columns = ["customer_id", "segment", "region", "order_count", "total_spend", "avg_order_value",
+               "cancel_rate", "last_order_ts", "has_orders"]
+    return out.sort_values("customer_id").reset_index(drop=True)[columns]
