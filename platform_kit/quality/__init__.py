@@ -9,6 +9,10 @@ Spark. Each area is its own module, imported on first use::
     pipeline    the small orders pipeline the lab validates (raw -> staged -> features)
     drift       PSI/KS for numbers, chi-square/Jensen-Shannon for categories, pair checks
     corruption  seeded silent-corruption injectors and detector scoring (precision/recall)
+    history     a labelled, seasonal metrics history of a table (loads, rows, null rates)
+    alerts      YAML alert rules (freshness, volume vs a seasonal baseline, null-rate spikes),
+                deduplicated alerts, incident matching and a timeline plot
+    tuning      threshold sweeps (precision/recall, alerts per week) and an on-call budget
 
 Introduced in: Lab 4 (data quality).
 """
@@ -20,7 +24,7 @@ from types import ModuleType
 
 from platform_kit.quality.contract import DataContract, bundled_contracts, load_contract
 
-SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption")
+SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption", "history", "alerts", "tuning")
 
 __all__ = ["DataContract", "bundled_contracts", "load_contract", *SECTION_MODULES]
 

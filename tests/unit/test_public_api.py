@@ -32,7 +32,7 @@ def test_every_error_is_a_workbench_error_with_fix() -> None:
 def test_lab_packages_export_what_they_list() -> None:
     import importlib
 
-    for package in ("platform_kit.spark", "platform_kit.quality"):
+    for package in ("platform_kit.spark", "platform_kit.quality", "platform_kit.lineage"):
         module = importlib.import_module(package)
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{package}.{name}"
