@@ -25,11 +25,12 @@ err_console = Console(stderr=True)
 
 def _register_commands() -> None:
     # Imported here so each command module stays small and owns its own commands.
-    from platform_kit.cli import _dlq, _labs, _services
+    from platform_kit.cli import _dlq, _labs, _quality, _services
 
     _services.register(app)
     _labs.register(app)
     _dlq.register(app)
+    _quality.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

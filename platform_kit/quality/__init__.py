@@ -13,6 +13,8 @@ Spark. Each area is its own module, imported on first use::
     alerts      YAML alert rules (freshness, volume vs a seasonal baseline, null-rate spikes),
                 deduplicated alerts, incident matching and a timeline plot
     tuning      threshold sweeps (precision/recall, alerts per week) and an on-call budget
+    gate        quality gates for CI: a transform's output against its contract (`workbench quality`)
+    sla         ownership/SLA document from contracts, measured SLA compliance, contract audit
 
 Introduced in: Lab 4 (data quality).
 """
@@ -24,7 +26,7 @@ from types import ModuleType
 
 from platform_kit.quality.contract import DataContract, bundled_contracts, load_contract
 
-SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption", "history", "alerts", "tuning")
+SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption", "history", "alerts", "tuning", "sla", "gate")
 
 __all__ = ["DataContract", "bundled_contracts", "load_contract", *SECTION_MODULES]
 
