@@ -14,7 +14,9 @@ reported as a ratio, so results compare across machines:
 * spark_layouts, spark_joins, spark_scan (Lab 3): each Spark optimisation's speed-up on the
   standalone cluster (layouts and caching; salting/AQE skew fixes and broadcast vs sort-merge
   joins at a larger scale; pushdown/pruning and RDD vs DataFrame vs pandas UDF), before and
-  after measured in the same application.
+  after measured in the same application;
+* quality (Lab 4): the contract's GX suite in rows/s on pandas and Spark vs the same rules as raw
+  pandas, and drift detection per batch vs one bare KS test.
 
 Usage: ``python -m bench [--messages N] [--scales tiny small medium] [--lab-scale small] [--only NAME...]``.
 """
@@ -114,6 +116,12 @@ def _lab_bench(module: str, scale: str) -> dict[str, Any]:
     return importlib.import_module(f"bench.{module}").run(scale)
 
 
+def _quality_bench(rows: int) -> dict[str, Any]:
+    from bench import bench_quality
+
+    return bench_quality.run(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark; print the JSON path."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", nargs="+", default=["tiny", "small", "medium"])
     parser.add_argument("--lab-scale", default="small", help="scale of the lab benchmarks (formats, layouts, ingestion, pii)")
     parser.add_argument("--only", nargs="+", choices=["broker", "object_store", "datasets", "formats", "layouts", "ingestion", "pii",
-                                                  "spark_layouts", "spark_joins", "spark_scan"])
+                                                  "spark_layouts", "spark_joins", "spark_scan", "quality"])
+    parser.add_argument("--quality-rows", type=int, default=1_000_000, help="rows the Lab 4 suites validate")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -144,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
              ("pii", lambda: _lab_bench("bench_pii", args.lab_scale)),
              ("spark_layouts", lambda: _lab_bench("bench_spark_layouts", args.lab_scale)),
              ("spark_joins", lambda: _lab_bench("bench_spark_joins", args.lab_scale)),
-             ("spark_scan", lambda: _lab_bench("bench_spark_scan", args.lab_scale))]
+             ("spark_scan", lambda: _lab_bench("bench_spark_scan", args.lab_scale)),
+             ("quality", lambda: _quality_bench(args.quality_rows))]
     steps = [(name, step) for name, step in steps if not args.only or name in args.only]
     for name, step in tqdm(steps, desc="benchmarks"):
         results[name] = step()
