@@ -14,6 +14,7 @@ Spark. Each area is its own module, imported on first use::
                 deduplicated alerts, incident matching and a timeline plot
     tuning      threshold sweeps (precision/recall, alerts per week) and an on-call budget
     gate        quality gates for CI: a transform's output against its contract (`workbench quality`)
+    edge_cases  hypothesis strategies and seeded edge-case batches from a contract; what breaks
     sla         ownership/SLA document from contracts, measured SLA compliance, contract audit
 
 Introduced in: Lab 4 (data quality).
@@ -26,7 +27,7 @@ from types import ModuleType
 
 from platform_kit.quality.contract import DataContract, bundled_contracts, load_contract
 
-SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption", "history", "alerts", "tuning", "sla", "gate")
+SECTION_MODULES = ("contract", "validate", "pipeline", "drift", "corruption", "history", "alerts", "tuning", "sla", "gate", "edge_cases")
 
 __all__ = ["DataContract", "bundled_contracts", "load_contract", *SECTION_MODULES]
 

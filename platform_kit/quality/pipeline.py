@@ -38,10 +38,21 @@ def _require_columns(df: pd.DataFrame, needed: tuple[str, ...], what: str) -> No
                          fix=f"pass the generated table (columns: {', '.join(needed)})")
 
 
+def _to_naive_utc(values: pd.Series) -> pd.Series:
+    """Parse timestamps to naive UTC ``datetime64[us]``; unparseable values become NaT.
+
+    Offsets and tz-aware values (one zone, several, or mixed with naive ones) are converted to
+    UTC first: a naive column is read as UTC already, so clean data is unchanged.
+    """
+    parsed = pd.to_datetime(values, errors="coerce", utc=True)
+    return parsed.dt.tz_convert(None).astype("datetime64[us]")
+
+
 def stage_orders(raw: pd.DataFrame) -> pd.DataFrame:
     """Typed, deduplicated, cleaned orders with their calendar date.
 
-    Rows whose key, customer, timestamp or amount cannot be parsed are dropped, text is trimmed
+    Timestamps with an offset or zone are converted to naive UTC. Rows whose key, customer,
+    timestamp or amount cannot be parsed are dropped, text is trimmed
     (codes lower-cased, currency upper-cased), non-positive amounts are dropped and a duplicated
     ``order_id`` keeps its latest row.
 
@@ -58,7 +69,7 @@ def stage_orders(raw: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "order_id": pd.to_numeric(raw["order_id"], errors="coerce"),
         "customer_id": pd.to_numeric(raw["customer_id"], errors="coerce"),
-        "order_ts": pd.to_datetime(raw["order_ts"], errors="coerce").astype("datetime64[us]"),
+        "order_ts": _to_naive_utc(raw["order_ts"]),
         "total_amount": pd.to_numeric(raw["total_amount"], errors="coerce").astype("float64").round(2),
     })
     for col in ("status", "channel", "region"):
@@ -104,7 +115,7 @@ def build_customer_features(orders: pd.DataFrame, customers: pd.DataFrame) -> pd
         "spend": orders["total_amount"].where(kept, 0.0),
         "kept": kept.astype("int64"),
         "dropped": (~kept).astype("int64"),
-        "order_ts": pd.to_datetime(orders["order_ts"]).astype("datetime64[us]"),
+        "order_ts": _to_naive_utc(orders["order_ts"]),
     }).groupby("customer_id").agg(order_count=("kept", "size"), kept=("kept", "sum"), dropped=("dropped", "sum"),
                                   total_spend=("spend", "sum"), last_order_ts=("order_ts", "max"))
     out = customers[["customer_id", "segment", "region"]].astype({"customer_id": "int64"}).merge(
