@@ -9,9 +9,9 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from platform_kit.quality._yaml import load_mapping
 from platform_kit.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -169,11 +169,9 @@ def load_rules(source: str | Path | dict[str, Any]) -> RuleSet:
         data, origin = source, "<rules mapping>"
     else:
         text, origin = _read(source)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{origin} is not valid YAML: {exc}",
-                              fix=f"fix the syntax of {origin} (indentation, `- ` before each rule)") from None
+        data = load_mapping(text, origin, syntax_fix="indentation, `- ` before each rule",
+                            shape="a mapping with a `rules:` list",
+                            shape_fix="start from platform_kit.quality.alerts.DEFAULT_RULES_YAML")
     if not isinstance(data, dict):
         raise ConfigError(f"{origin} must hold a mapping with a `rules:` list",
                           fix="start from platform_kit.quality.alerts.DEFAULT_RULES_YAML")

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from platform_kit.quality._yaml import load_mapping
 from platform_kit.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -261,14 +262,9 @@ def load_contract(source: str | Path) -> DataContract:
             a primary key that is not a non-null column). The message names the file and key path.
     """
     text, origin = _read_source(source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin} is not valid YAML: {exc}",
-                          fix=f"fix the syntax of {origin} (indentation, quotes around patterns)") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin} must hold a mapping (name:, version:, owner:, stage:, columns:)",
-                          fix="start from a bundled contract, e.g. platform_kit/quality/contracts/orders_raw.yml")
+    data = load_mapping(text, origin, syntax_fix="indentation, quotes around patterns",
+                        shape="a mapping (name:, version:, owner:, stage:, columns:)",
+                        shape_fix="start from a bundled contract, e.g. platform_kit/quality/contracts/orders_raw.yml")
     try:
         contract = DataContract.model_validate(data)
     except ValidationError as exc:
