@@ -47,7 +47,8 @@ def _print_verdict(verdict: GateVerdict) -> None:
     from platform_kit.quality._gate_render import failure_rows
 
     colour = "green" if verdict.passed else "red"
-    console.print(f"[bold {colour}]{'PASS' if verdict.passed else 'FAIL'}[/] {escape(verdict.summary())}")
+    console.print(f"[bold {colour}]{'PASS' if verdict.passed else 'FAIL'}[/] {escape(verdict.summary())}",
+                  soft_wrap=True)  # one line per gate, however long: CI logs are grepped
     rows = failure_rows(verdict.blocking, verdict.warnings)
     if rows:
         console.print(_failure_table(f"gate {escape(verdict.gate)}: {escape(verdict.transform)}", rows))
@@ -156,7 +157,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report.to_dict(), default=str, indent=2))
         else:
             colour = "green" if report.success else "red"
-            console.print(f"[bold {colour}]{'PASS' if report.success else 'FAIL'}[/] {escape(report.summary())}")
+            console.print(f"[bold {colour}]{'PASS' if report.success else 'FAIL'}[/] {escape(report.summary())}",
+                          soft_wrap=True)
             if report.failures:
                 console.print(_failure_table(f"{escape(source)} vs {escape(spec.name)}",
                                              failure_rows(report.failures, ())))

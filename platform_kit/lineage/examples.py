@@ -12,7 +12,9 @@ hand-checked answer for every feature (direct dependencies only, no filters)::
     graph.upstream("customer_features.total_spend")     # {'payments.amount'}
 
 The exercise adds :data:`EXERCISE_MODEL` (items per order from ``order_items``) and asks
-for its lineage.
+for its lineage. :func:`landing_events` are the OpenLineage events of the job that lands
+``payments`` from the shop's operational database, so a merged graph reaches one hop
+further upstream than the SQL.
 
 Introduced in: Lab 4 (data quality).
 """
@@ -22,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["AS_OF", "EXERCISE_MODEL", "FEATURE_LINEAGE", "PIPELINE", "SCHEMA", "schema_from_frames"]
+__all__ = ["AS_OF", "EXERCISE_MODEL", "FEATURE_LINEAGE", "LANDING", "PIPELINE", "SCHEMA", "landing_events",
+           "schema_from_frames"]
 
 #: Fixed "today" for recency features, so runs are reproducible (the generated orders end in 2024).
 AS_OF = "2025-01-01"
@@ -116,6 +119,37 @@ JOIN order_items AS i ON i.order_id = s.order_id
 WHERE s.is_cancelled = 0
 GROUP BY s.customer_id
 """}
+
+#: The landing job of ``payments``: source table, lake file, and lake column -> source column.
+LANDING: dict[str, Any] = {
+    "job": "lab04.land_payments",
+    "source": "postgres://shop.public.payments",
+    "target": "parquet://lake/raw/payments.parquet",
+    "columns": {"payment_id": "id", "order_id": "order_id", "payment_ts": "created_at", "method": "method",
+                "amount": "amount_cents", "status": "state"},
+}
+
+
+def landing_events(*, started_at: str = f"{AS_OF}T02:00:00+00:00",
+                   finished_at: str = f"{AS_OF}T02:00:40+00:00") -> list[dict[str, Any]]:
+    """OpenLineage START and COMPLETE events (as JSON dicts) of the run that lands ``payments``.
+
+    Built with Lab 1's :func:`~platform_kit.assessment.lineage.build_run_events` from
+    :data:`LANDING`: the lake's ``payments.amount`` comes from the source's ``amount_cents``,
+    ``status`` from ``state`` and so on. Merge them with ``dataset_names`` from
+    :func:`~platform_kit.lineage.graph.lake_table_names` so the lake file is the ``payments`` node.
+    """
+    import json
+
+    from openlineage.client.serde import Serde
+
+    from platform_kit.assessment.lineage import build_run_events
+
+    events = build_run_events(job_name=LANDING["job"], inputs={"src": LANDING["source"]}, output=LANDING["target"],
+                              column_lineage={lake: [f"src.{src}"] for lake, src in LANDING["columns"].items()},
+                              started_at=started_at, finished_at=finished_at, namespace="lab04")
+    return [json.loads(Serde.to_json(event)) for event in events]
+
 
 _DUCKDB_TYPES = {"int": "BIGINT", "Int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "datetime": "TIMESTAMP"}
 

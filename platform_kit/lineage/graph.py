@@ -29,13 +29,53 @@ from platform_kit.lineage.sql import DIRECT_KINDS, KINDS, ColumnEdge
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["KIND_COLORS", "LineageGraph"]
+__all__ = ["KIND_COLORS", "LineageGraph", "lake_table_names"]
 
 KIND_COLORS = {"direct": "#4c72b0", "expression": "#55a868", "case": "#8172b2", "aggregate": "#dd8452",
                "window": "#c44e52", "filter": "#b0b0b0"}
 _RANK = {kind: rank for rank, kind in enumerate(KINDS)}
 _OPENLINEAGE_KINDS = (("INDIRECT", "filter"), ("WINDOW", "window"), ("AGGREGATION", "aggregate"),
                       ("CONDITIONAL", "case"), ("IDENTITY", "direct"), ("TRANSFORMATION", "expression"))
+
+
+_FILE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json", ".orc", ".avro")
+
+
+def lake_table_names(events: Iterable[str | bytes | Mapping[str, Any]], tables: Iterable[str]) -> dict[str, str]:
+    """``dataset_names`` for :meth:`LineageGraph.merge_openlineage`: lake files of known tables -> table name.
+
+    Lab 1 writes the company tables as files (``parquet://<store>/lab01/.../orders.parquet``);
+    the SQL reads them as ``orders``. A dataset whose name is a path ending in
+    ``<table>.<parquet|csv|json|jsonl|orc|avro>`` (or ``<table>/``) is mapped to ``<table>``, so both sources
+    name the same node; topics and warehouse tables (no ``/`` in the name) are left alone.
+
+    Args:
+        events: OpenLineage RunEvents (dicts or JSON), e.g. from ``read_openlineage_log()``.
+        tables: The table names the SQL uses (e.g. the keys of ``SCHEMA``).
+
+    Returns:
+        ``{dataset id: table}`` for every matching input or output dataset.
+
+    Raises:
+        InputError: An event is not a valid RunEvent.
+    """
+    from platform_kit.assessment._catalog_openlineage import openlineage_to_dataset, parse_run_event
+
+    known = set(tables)
+    names: dict[str, str] = {}
+    for event in events:
+        try:
+            parsed, _ = parse_run_event(event)
+        except WorkbenchError as exc:
+            raise InputError(f"cannot read OpenLineage event: {exc.message}", fix=exc.fix) from None
+        for dataset in (*parsed.inputs, *parsed.outputs):
+            if "/" not in dataset.name:
+                continue
+            leaf = dataset.name.rstrip("/").rsplit("/", 1)[-1]
+            stem = next((leaf[: -len(s)] for s in _FILE_SUFFIXES if leaf.endswith(s)), leaf)
+            if stem in known:
+                names[openlineage_to_dataset(dataset.namespace, dataset.name)] = stem
+    return names
 
 
 def _openlineage_kind(transformation: str | None) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from platform_kit.quality._yaml import load_mapping
+from platform_kit.quality._yaml import common_fix, key_path, load_mapping
 from platform_kit.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -200,37 +200,19 @@ def _config_error(exc: ValidationError, data: dict[str, Any], origin: str) -> Co
         # drop the discriminator tag pydantic inserts into the location (rules.0.volume.max_z)
         loc = [p for i, p in enumerate(err["loc"]) if not (i > 0 and isinstance(err["loc"][i - 1], int)
                                                            and p in ("freshness", "volume", "null_rate"))]
-        lines.append(f"{_key_path(loc, data)}: {err['msg']}")
+        lines.append(f"{key_path(loc, data)}: {err['msg']}")
         fixes.append(_fix(err, loc))
     more = "".join(f"\n  also {line}" for line in lines[1:])
     return ConfigError(f"alert rules {origin} are invalid: {lines[0]}{more}", fix=fixes[0])
 
 
-def _key_path(loc: list[Any], data: dict[str, Any]) -> str:
-    """``['rules', 1, 'max_z']`` -> ``rules[1] (orders_volume).max_z``."""
-    out, node = "", data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and "name" in node:
-                out += f" ({node['name']})"
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, dict) else None
-    return out or "<top level>"
-
-
 def _fix(err: dict[str, Any], loc: list[Any]) -> str:
     kind, key = err["type"], loc[-1] if loc else ""
-    if kind == "extra_forbidden":
-        return f"remove `{key}` or fix its spelling (see FreshnessRule, VolumeRule, NullRateRule)"
-    if kind == "missing":
-        return f"add the required key `{key}`"
+    common = common_fix(err, key, "FreshnessRule, VolumeRule, NullRateRule")
+    if common:
+        return common
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return "set `kind:` to one of freshness, volume, null_rate"
-    if kind in ("literal_error", "enum"):
-        return f"use one of {err.get('ctx', {}).get('expected', 'the listed values')}"
     if kind == "value_error":
         return str(err.get("ctx", {}).get("error", err["msg"])).removeprefix("Value error, ")
     return f"fix the value of `{key}` ({err['msg']})"

@@ -1,4 +1,5 @@
-"""Seeded edge-case batches behind :func:`platform_kit.quality.edge_cases.edge_case_batches`.
+"""Seeded edge-case batches behind :func:`platform_kit.quality.edge_cases.edge_case_batches`, the per-column
+rule checks behind :func:`~platform_kit.quality.edge_cases.contract_problems` and the outcome plot.
 
 Introduced in: Lab 4 (data quality).
 """
@@ -7,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from platform_kit._deps import require
+from platform_kit.quality.contract import ColumnSpec
 
-__all__ = ["ORDERS_NEEDED", "make_batches", "text_variants"]
+__all__ = ["ORDERS_NEEDED", "column_problems", "draw_outcomes", "make_batches", "text_variants"]
 
 ORDERS_NEEDED = ("order_id", "customer_id", "order_ts", "status", "channel", "region", "currency", "total_amount")
 _TEXT = ("status", "channel", "region", "currency")
@@ -149,3 +152,116 @@ def make_batches(sample: pd.DataFrame, rng: np.random.Generator, seed: int) -> d
         "drift_renamed_column": sample.rename(columns={"total_amount": "totalAmount"}),
         "drift_amount_as_text": amount_text,
     }
+
+
+# --- contract rules in pandas -------------------------------------------------------------------------------
+
+
+def _examples(values: pd.Series) -> str:
+    return ", ".join(repr(v) for v in list(dict.fromkeys(values.tolist()))[:3])
+
+
+def _typed(present: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
+    """(values comparable with the column's bounds, mask of values that are not of its type)."""
+    dtype = present.dtype
+    if spec.type in ("integer", "float") and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        numbers = present.astype("float64")  # typed already: only fractions can break an integer column
+        return numbers, (numbers % 1 != 0) if spec.type == "integer" else pd.Series(False, index=present.index)
+    if spec.type == "timestamp" and pd.api.types.is_datetime64_any_dtype(dtype):
+        stamps = present.dt.tz_convert(None) if getattr(present.dt, "tz", None) is not None else present
+        return stamps, pd.Series(False, index=present.index)
+    if spec.type in ("integer", "float"):
+        is_flag = present.map(lambda v: isinstance(v, bool | np.bool_))
+        numbers = pd.to_numeric(present.where(~is_flag), errors="coerce")
+        bad = numbers.isna() | is_flag
+        if spec.type == "integer":
+            bad |= (numbers % 1 != 0) & numbers.notna()
+        return numbers.astype("float64"), bad
+    if spec.type in ("timestamp", "date"):
+        try:
+            stamps = pd.to_datetime(present, errors="coerce")
+        except (TypeError, ValueError):  # zones mixed with naive values: not one timestamp column
+            return pd.Series(dtype="float64"), pd.Series(True, index=present.index)
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_convert(None)
+        return stamps, stamps.isna()
+    if spec.type == "boolean":
+        return present, ~present.map(lambda v: isinstance(v, bool | np.bool_))
+    return present, ~present.map(lambda v: isinstance(v, str))
+
+
+def _bound(spec: ColumnSpec, value: Any) -> Any:
+    return pd.Timestamp(value) if spec.type in ("timestamp", "date") else value
+
+
+def column_problems(values: pd.Series, spec: ColumnSpec) -> list[str]:
+    """The rules of ``spec`` that ``values`` break, one short line each."""
+    out = []
+    nulls = pd.Series(pd.isna(values.to_numpy()), index=values.index)
+    if not spec.nullable and nulls.any():
+        out.append(f"{int(nulls.sum())} null(s)")
+    present = values[~nulls]
+    if present.empty:
+        return out
+    typed, bad = _typed(present, spec)
+    if bad.any():
+        out.append(f"{int(bad.sum())} value(s) not of type {spec.type}, e.g. {_examples(present[bad])}")
+    typed = typed[~bad]
+    if (spec.min is not None or spec.max is not None) and not typed.empty:
+        outside = pd.Series(False, index=typed.index)
+        if spec.min is not None:
+            outside |= typed < _bound(spec, spec.min)
+        if spec.max is not None:
+            outside |= typed > _bound(spec, spec.max)
+        if outside.any():
+            out.append(f"{int(outside.sum())} value(s) outside [{spec.min}, {spec.max}], "
+                       f"e.g. {_examples(present[typed.index[outside]])}")
+    text = present[~bad].astype(str) if spec.type == "string" else None
+    if spec.allowed_values is not None:
+        unknown = ~present.isin(spec.allowed_values)
+        if unknown.any():
+            out.append(f"{int(unknown.sum())} value(s) not in allowed_values, e.g. {_examples(present[unknown])}")
+    if text is not None and spec.regex is not None:
+        mismatch = ~text.str.contains(spec.regex, regex=True)
+        if mismatch.any():
+            out.append(f"{int(mismatch.sum())} value(s) not matching {spec.regex}, e.g. {_examples(text[mismatch])}")
+    if text is not None and spec.max_length is not None:
+        long = text.str.len() > spec.max_length
+        if long.any():
+            out.append(f"{int(long.sum())} value(s) longer than {spec.max_length}, e.g. {_examples(text[long])}")
+    return out
+
+
+# --- the outcome plot ---------------------------------------------------------------------------------------
+
+_COLOURS = {"ok": "tab:green", "contract_failed": "tab:orange", "crashed": "tab:red", "validation_error": "tab:purple"}
+
+
+def draw_outcomes(tables: dict[str, pd.DataFrame], ax: Any = None) -> Any:
+    """One horizontal bar panel per table: rows in (grey), rows out (coloured by outcome), crash labels."""
+    plt = require("matplotlib.pyplot")
+    rows = max(len(t) for t in tables.values())
+    if ax is None:
+        _, grid = plt.subplots(1, len(tables), figsize=(4.6 * len(tables) + 1.6, 0.3 * rows + 1.6), sharey=True,
+                               squeeze=False)
+        axes = grid[0]
+    else:
+        axes = np.atleast_1d(ax)
+    for panel, (title, table) in zip(axes, tables.items(), strict=False):
+        y = np.arange(len(table))
+        panel.barh(y, table["rows_in"], color="0.85", height=0.8)
+        panel.barh(y, table["rows_out"].fillna(0).astype(float), height=0.45,
+                   color=[_COLOURS.get(o, "0.5") for o in table["outcome"]])
+        for i, (outcome, error, out) in enumerate(zip(table["outcome"], table["error"], table["rows_out"],
+                                                      strict=True)):
+            if outcome == "crashed" and isinstance(error, str):
+                panel.text(1, i, error.split(":")[0], va="center", fontsize=7, color="tab:red")
+            elif out == 0:  # everything dropped: no bar to see
+                panel.text(1, i, "0 rows out", va="center", fontsize=7, color=_COLOURS.get(outcome, "0.3"))
+        panel.set_yticks(y, table["batch"], fontsize=8)
+        panel.set_title(title, fontsize=10)
+        panel.set_xlabel("rows in (grey) / rows out")
+    axes[0].invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLOURS.values()]
+    axes[-1].legend(handles, list(_COLOURS), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return axes

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from platform_kit.quality._yaml import common_fix
+
 from platform_kit.errors import ConfigError, InputError
 
 
@@ -83,12 +85,8 @@ def config_error(exc: ValidationError, origin: str, label: str, fields: Iterable
         field = parts[-1] if parts else ""
         if err["type"] == "gate_rule":
             fixes.append(ctx["fix"])
-        elif err["type"] == "extra_forbidden":
-            fixes.append(f"remove `{field}` or fix its spelling (fields: {', '.join(fields)})")
-        elif err["type"] == "missing":
-            fixes.append(f"add the required key `{field}`")
         else:
-            fixes.append(f"fix the value of `{field}`")
+            fixes.append(common_fix(err, field, f"the fields: {', '.join(fields)}") or f"fix the value of `{field}`")
         lines.append(f"{key}: {err['msg']}")
     head = f"gates file {origin} is invalid: {lines[0]}" + "".join(f"\n  also {x}" for x in lines[1:3])
     return ConfigError(head, fix=fixes[0])

@@ -67,3 +67,38 @@ def render_markdown(gate: str, passed: bool, context: str, rows: list[dict[str, 
                                           _md_cell(r["rule"]), _md_cell(r["unexpected"]),
                                           _md_cell(r["sample"])]) + " |")
     return "\n".join(out) + "\n"
+
+
+def _body_lines(func: Any) -> list[str]:
+    """The source lines of ``func`` without its docstring (comments kept), dedented."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        lines = textwrap.dedent(inspect.getsource(func)).splitlines()
+    except (OSError, TypeError) as exc:
+        from platform_kit.errors import InputError
+
+        raise InputError(f"no source for {func!r}: {exc}", fix="pass a function defined in a .py file") from None
+    node = ast.parse("\n".join(lines)).body[0]
+    body = getattr(node, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        del lines[body[0].lineno - 1: body[0].end_lineno]
+    return lines
+
+
+def source_diff(old: Any, new: Any) -> str:
+    """A unified diff of two functions' code (docstrings left out): what a reviewer sees in the pull request.
+
+    Raises:
+        InputError: A function has no source (a builtin, or defined in a console).
+    """
+    import difflib
+
+    def name(func: Any) -> str:
+        return f"{getattr(func, '__module__', '?')}:{getattr(func, '__qualname__', func)}"
+
+    a, b = _body_lines(old), _body_lines(new)
+    return "\n".join(difflib.unified_diff(a, b, name(old), name(new), lineterm="", n=2))

@@ -19,11 +19,14 @@ _log = logging.getLogger(__name__)
 
 #: Logical type -> dtype / type names GX accepts for pandas. Object columns are checked value by
 #: value: "str", "int", "float", "bool" resolve to Python types, "Timestamp" to pandas' and "date"
-#: to datetime.date (found by GX in pandas.core.dtypes.dtypes, which imports it).
+#: to datetime.date (found by GX in pandas.core.dtypes.dtypes, which imports it). Nullable
+#: extension dtypes go by their class names ("Int64Dtype"): GX resolves a name with getattr(pd,
+#: name), so the alias "Int64" matches nothing and a nullable integer column would fail its type.
 PANDAS_TYPES: dict[str, tuple[str, ...]] = {
     "integer": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "int"),
-    "float": ("float16", "float32", "float64", "Float32", "Float64", "float"),
+                "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype",
+                "UInt64Dtype", "int"),
+    "float": ("float16", "float32", "float64", "Float32Dtype", "Float64Dtype", "float"),
     "string": ("str", "StringDtype"),
     "boolean": ("bool", "BooleanDtype"),
     "timestamp": ("datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]", "Timestamp"),
@@ -52,9 +55,18 @@ def import_gx() -> ModuleType:
     # ~200 INFO lines while importing
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     gx_logger = logging.getLogger("great_expectations")
-    if gx_logger.level == logging.NOTSET:
+    capped = gx_logger.level == logging.NOTSET
+    if capped:
         gx_logger.setLevel(logging.WARNING)
-    return require("great_expectations")
+    module = require("great_expectations")
+    if capped:
+        # GX sets some of its own loggers to INFO (`Created temporary directory ... for ephemeral docs
+        # site` on every in-memory context), which a CLI's root handler would print
+        for name, item in list(logging.Logger.manager.loggerDict.items()):
+            if name.startswith("great_expectations.") and isinstance(item, logging.Logger) \
+                    and logging.NOTSET < item.level < logging.WARNING:
+                item.setLevel(logging.WARNING)
+    return module
 
 
 def make_context(root: Path | None) -> Any:

@@ -1,4 +1,4 @@
-"""Validation reports and timestamps for :func:`platform_kit.quality.sla.measure_sla`.
+"""Validation reports, timestamps and derived load metrics for :func:`platform_kit.quality.sla.measure_sla`.
 
 Introduced in: Lab 4 (data quality).
 """
@@ -14,7 +14,7 @@ import pandas as pd
 from platform_kit.errors import InputError
 from platform_kit.quality.validate import ValidationReport
 
-__all__ = ["naive_utc", "validity_from_reports"]
+__all__ = ["downstream_metrics", "naive_utc", "validity_from_reports"]
 
 
 def naive_utc(values: Any) -> Any:
@@ -97,3 +97,62 @@ def _bad_rows(fields: Mapping[str, Any], i: int) -> int:
 
 def _get(outcome: Any, key: str) -> Any:
     return outcome.get(key) if isinstance(outcome, Mapping) else getattr(outcome, key)
+
+
+def downstream_metrics(upstream: Any, *, table: str, every: str | pd.Timedelta = "1h",
+                       delay: str | pd.Timedelta = "20min", drop_null_rows: bool = False) -> pd.DataFrame:
+    """Load metrics of a table that a scheduled job builds from ``upstream``'s loads.
+
+    The job runs at midnight of the first upstream load's day plus ``delay``, then every
+    ``every``. A run loads only when upstream loaded since the previous run (so an upstream
+    gap makes this table stale too) and carries those loads' rows. With ``drop_null_rows``
+    the job drops rows with a null in a tracked key column, about rows x (sum of the null
+    rates), and its own null rates are 0; otherwise it passes the nulls through.
+
+    Args:
+        upstream: A :class:`~platform_kit.quality.history.TableHistory` or its metrics frame
+            (``load_time``, ``rows``, ``null_rate_<column>``).
+        table: Name of the derived table (its ``table`` column).
+        every: Run interval (``"1h"``, ``"1D"``).
+        delay: Offset of the runs from midnight (``"20min"``, ``"3h"``).
+        drop_null_rows: Drop rows with null keys instead of passing them on.
+
+    Returns:
+        ``table``, ``load_time``, ``rows``, ``expected_rows`` (rows received from upstream)
+        and the ``null_rate_<column>`` columns, one row per run that loaded.
+
+    Raises:
+        InputError: No upstream loads, no ``rows`` column, or a non-positive or unreadable interval.
+    """
+    frame = getattr(upstream, "metrics", upstream)
+    if not isinstance(frame, pd.DataFrame) or not {"load_time", "rows"} <= set(frame.columns) or frame.empty:
+        raise InputError("upstream must be a TableHistory or a metrics frame with load_time and rows, and loads",
+                         fix="pass synthetic_table_history(...) or its .metrics")
+    try:
+        step, offset = pd.Timedelta(every), pd.Timedelta(delay)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"cannot read every={every!r} / delay={delay!r}: {exc}",
+                         fix="use durations such as '1h', '1D', '20min'") from None
+    if step <= pd.Timedelta(0) or offset < pd.Timedelta(0):
+        raise InputError(f"every={every!r} must be positive and delay={delay!r} not negative",
+                         fix="e.g. every='1D', delay='3h' for a daily 03:00 job")
+    loads = frame.assign(load_time=naive_utc(pd.to_datetime(frame["load_time"]))).sort_values("load_time")
+    nulls = [c for c in loads.columns if c.startswith("null_rate_")]
+    runs = pd.date_range(loads["load_time"].iloc[0].normalize() + offset, loads["load_time"].iloc[-1] + step, freq=step)
+    rows = loads["rows"].to_numpy(float)
+    null_rows = {c: rows * loads[c].to_numpy(float) for c in nulls}
+    picked = pd.DataFrame({"run": runs[np.searchsorted(runs.to_numpy(), loads["load_time"].to_numpy())],
+                           "rows": rows, **null_rows})
+    grouped = picked.groupby("run", sort=True).sum()
+    received = grouped["rows"].to_numpy()
+    out = pd.DataFrame({"table": table, "load_time": grouped.index, "expected_rows": received.astype(np.int64)})
+    if drop_null_rows:
+        dropped = np.minimum(received, sum((grouped[c].to_numpy() for c in nulls), np.zeros(len(grouped))))
+        out["rows"] = np.round(received - dropped).astype(np.int64)
+        for c in nulls:
+            out[c] = 0.0
+    else:
+        out["rows"] = received.astype(np.int64)
+        for c in nulls:
+            out[c] = grouped[c].to_numpy() / np.where(received > 0, received, 1)
+    return out[["table", "load_time", "rows", "expected_rows", *nulls]].reset_index(drop=True)

@@ -219,7 +219,9 @@ def _volume_scores(rule: VolumeRule, rows: pd.Series) -> tuple[pd.Series, pd.Ser
         high = ratio / rule.max_ratio if rule.max_ratio else 0.0 * ratio
         return ratio, np.maximum(low, high).fillna(0.0)
     log_ratio = np.log(ratio)
-    scale = 1.4826 * log_ratio.abs().shift(1).rolling(window, min_periods=168).median()
+    # one day of ratios is enough for a first scale: with a week (168) the rule stayed blind for the
+    # third week of a history, although its seasonal baseline exists from day 14
+    scale = 1.4826 * log_ratio.abs().shift(1).rolling(window, min_periods=24).median()
     z = log_ratio / scale.clip(lower=0.02)  # floor: a perfectly regular history would divide by ~0
     return z, (z.abs() / rule.max_z).fillna(0.0)
 
@@ -276,8 +278,10 @@ class IncidentMatch:
         incidents: The real incidents scored, with ``caught``, ``first_alert`` and ``delay``.
         caught: Incidents with at least one alert in their window.
         missed: Incidents with none.
-        true_alerts: Alerts inside a real incident's window (tolerance included).
-        false_alerts: The others (benign noise or nothing at all).
+        true_alerts: Alerts inside a real incident's window (tolerance included), with
+            ``cause``: that incident's kind.
+        false_alerts: The others, with ``cause``: the benign event they fell in
+            (``holiday``, ``minor_delay``, ``null_blip``) or ``none`` (plain noise).
         precision: ``len(true_alerts) / alerts`` (NaN without alerts).
         recall: ``len(caught) / incidents`` (NaN without incidents).
     """
@@ -336,9 +340,21 @@ def match_incidents(alerts: AlertLog | pd.DataFrame, incidents: TableHistory | p
     true_mask = inside.any(axis=1)
     precision = float(true_mask.mean()) if len(frame) else float("nan")
     recall = float(scored["caught"].mean()) if len(scored) else float("nan")
+    labelled = frame.assign(cause=_causes(frame, labels, tol))
     return IncidentMatch(scored, scored[scored["caught"]].reset_index(drop=True),
-                         scored[~scored["caught"]].reset_index(drop=True), frame[true_mask].reset_index(drop=True),
-                         frame[~true_mask].reset_index(drop=True), precision, recall)
+                         scored[~scored["caught"]].reset_index(drop=True), labelled[true_mask].reset_index(drop=True),
+                         labelled[~true_mask].reset_index(drop=True), precision, recall)
+
+
+def _causes(frame: pd.DataFrame, labels: pd.DataFrame, tol: pd.Timedelta) -> np.ndarray:
+    """Per alert: the kind of the incident (real first, then benign) whose window holds it, else ``none``."""
+    cause = np.full(len(frame), "none", dtype=object)
+    ordered = labels.sort_values("benign", kind="stable", ascending=False)  # real ones written last, so they win
+    sent, table = frame["notified_at"].to_numpy(), frame["table"].to_numpy()
+    for inc in ordered.itertuples(index=False):
+        cause[(sent >= (inc.start - tol).to_datetime64()) & (sent <= (inc.end + tol).to_datetime64())
+              & (table == inc.table)] = inc.kind
+    return cause
 
 
 def plot_timeline(history: TableHistory | pd.DataFrame, alerts: AlertLog | pd.DataFrame,

@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from platform_kit.quality._yaml import load_mapping
+from platform_kit.quality._yaml import common_fix, key_path, load_mapping
 from platform_kit.errors import ConfigError
 
 _log = logging.getLogger(__name__)
@@ -298,33 +298,12 @@ def _config_error(exc: ValidationError, data: dict[str, Any], origin: str) -> Co
             fixes.append(ctx["fix"])
         else:
             fixes.append(_generic_fix(err))
-        lines.append(f"{_key_path(loc, data)}: {err['msg'] if err['type'] != 'contract_rule' else ctx['detail']}")
+        lines.append(f"{key_path(loc, data)}: {err['msg'] if err['type'] != 'contract_rule' else ctx['detail']}")
     head = f"contract {origin} is invalid: " + lines[0]
     more = "".join(f"\n  also {line}" for line in lines[1:])
     return ConfigError(head + more, fix=fixes[0])
 
 
-def _key_path(loc: list[Any], data: dict[str, Any]) -> str:
-    """``['columns', 7, 'min']`` -> ``columns[7] (total_amount).min``."""
-    out, node = "", data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and "name" in node:
-                out += f" ({node['name']})"
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, dict) else None
-    return out or "<top level>"
-
-
 def _generic_fix(err: dict[str, Any]) -> str:
-    kind, key = err["type"], err["loc"][-1] if err["loc"] else ""
-    if kind == "extra_forbidden":
-        return f"remove `{key}` or fix its spelling (see the DataContract fields in platform_kit.quality.contract)"
-    if kind == "missing":
-        return f"add the required key `{key}`"
-    if kind == "literal_error":
-        return f"use one of {err.get('ctx', {}).get('expected', 'the listed values')}"
-    return f"fix the value of `{key}`"
+    key = err["loc"][-1] if err["loc"] else ""
+    return common_fix(err, key, "the DataContract fields in platform_kit.quality.contract") or f"fix the value of `{key}`"

@@ -19,6 +19,7 @@ Introduced in: Lab 4 (data quality).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +34,8 @@ from platform_kit.quality.drift import DriftReport
 _log = logging.getLogger(__name__)
 
 __all__ = ["CORRUPTIONS", "ORDERS_COLUMNS", "ORDERS_TARGETS", "DetectorScore", "LabelledBatch",
-           "collapse_categories", "corruption_suite", "null_spike", "sample_batches", "score_detector",
-           "shuffle_column", "split_reference", "truncate_decimals", "unit_change"]
+           "collapse_categories", "compare_detectors", "corruption_suite", "null_spike", "sample_batches",
+           "score_detector", "shuffle_column", "split_reference", "truncate_decimals", "unit_change"]
 
 #: columns of the ``orders`` table worth watching (ids and timestamps drift by design)
 ORDERS_COLUMNS = ("status", "channel", "region", "currency", "total_amount")
@@ -281,6 +282,34 @@ def score_detector(detector: Callable[[pd.DataFrame], Any], batches: Iterable[La
         column_accuracy=float(results.loc[bad, "hit_column"].mean()) if bad.any() else 0.0,
         results=results,
     )
+
+
+def compare_detectors(detectors: Mapping[str, Callable[[pd.DataFrame], Any]], batches: Iterable[LabelledBatch]
+                      ) -> pd.DataFrame:
+    """Score several detectors on the same labelled batches, one row per detector.
+
+    Args:
+        detectors: Name -> detector (as for :func:`score_detector`).
+        batches: Labelled batches, e.g. from :func:`corruption_suite`.
+
+    Returns:
+        Indexed by detector name: ``precision, recall, column_accuracy, tp, fp, fn, tn``, the
+        recall per corruption kind (one column per kind, named after it) and ``ms_per_batch``.
+    """
+    if not isinstance(detectors, Mapping) or not detectors:
+        raise InputError("detectors must map names to detectors", fix="e.g. {'default': make_detector(reference)}")
+    suite = list(batches)
+    rows = {}
+    for name, detector in detectors.items():
+        start = time.perf_counter()
+        score = score_detector(detector, suite)
+        per_batch_ms = 1000 * (time.perf_counter() - start) / len(suite)
+        rows[str(name)] = {"precision": score.precision, "recall": score.recall,
+                           "column_accuracy": score.column_accuracy, "tp": score.tp, "fp": score.fp, "fn": score.fn,
+                           "tn": score.tn, **score.per_corruption_recall, "ms_per_batch": per_batch_ms}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "detector"
+    return table
 
 
 def _fired_columns(result: Any) -> tuple[bool, set[str]]:

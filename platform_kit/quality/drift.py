@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal, NamedTuple
@@ -51,14 +51,16 @@ from platform_kit.quality import _drift_stats as _st
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["PSI_MODERATE", "PSI_SIGNIFICANT", "REPORT_COLUMNS", "DriftReport", "DriftThresholds", "TestResult",
-           "association_shift", "chi_square_test", "compare_batches", "find_related_pairs", "js_distance",
-           "ks_test", "make_detector", "psi"]
+__all__ = ["PSI_MODERATE", "PSI_SIGNIFICANT", "REPORT_COLUMNS", "TESTS", "DriftReport", "DriftThresholds",
+           "TestResult", "association_shift", "chi_square_test", "compare_batches", "find_related_pairs",
+           "fired_table", "js_distance", "ks_test", "make_detector", "plot_drift_grid", "psi"]
 
 #: conventional PSI readings: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 significant
 PSI_MODERATE = 0.1
 PSI_SIGNIFICANT = 0.25
 REPORT_COLUMNS = ("column", "kind", "test", "statistic", "p_value", "threshold", "fired")
+#: every test :func:`compare_batches` can run (``tests=`` picks a subset)
+TESTS = ("null_rate", "psi", "ks", "decimals", "chi_square", "js_distance", "association_shift")
 
 Pairs = Sequence[tuple[str, str]] | Literal["auto"] | None
 
@@ -125,11 +127,17 @@ def chi_square_test(reference: Any, batch: Any, min_expected: float = 5.0) -> Te
         chi-square statistic, p-value (1.0 when only one category is left) and Cramér's V.
     """
     ref, new = _st.aligned_counts(_st.category_values(reference, "reference"), _st.category_values(batch, "batch"))
+    return _chi_square_counts(ref, new, min_expected)
+
+
+def _chi_square_counts(ref: np.ndarray, new: np.ndarray, min_expected: float = 5.0) -> TestResult:
     table = _st.pool_rare(np.vstack([ref, new]), min_expected)
     if table.shape[1] < 2:
         return TestResult(0.0, 1.0, 0.0)
-    chi2, p_value, _, _ = require("scipy.stats").chi2_contingency(table, correction=False)
-    return TestResult(float(chi2), float(p_value), _st.cramers_v(table, float(chi2)))
+    # what scipy.stats.chi2_contingency(table, correction=False) returns, without its ~1 ms of overhead
+    chi2 = _st.chi2_statistic(table)
+    p_value = float(require("scipy.special").chdtrc((table.shape[0] - 1) * (table.shape[1] - 1), chi2))
+    return TestResult(chi2, p_value, _st.cramers_v(table, chi2))
 
 
 def js_distance(reference: Any, batch: Any) -> float:
@@ -138,6 +146,10 @@ def js_distance(reference: Any, batch: Any) -> float:
     0 means identical shares, 1 means no category in common. Nulls are ignored.
     """
     ref, new = _st.aligned_counts(_st.category_values(reference, "reference"), _st.category_values(batch, "batch"))
+    return _js_counts(ref, new)
+
+
+def _js_counts(ref: np.ndarray, new: np.ndarray) -> float:
     distance = require("scipy.spatial.distance").jensenshannon(ref / ref.sum(), new / new.sum(), base=2)
     return float(np.clip(distance, 0.0, 1.0))
 
@@ -239,12 +251,13 @@ class DriftReport:
     def fired(self) -> dict[str, list[str]]:
         """Column -> tests that fired; a pair test is listed under both columns as ``association_shift:x~y``."""
         out: dict[str, list[str]] = {}
-        for row in self.table[self.table["fired"]].itertuples(index=False):
-            if row.kind == "relationship":
-                for column in str(row.column).split("~"):
-                    out.setdefault(column, []).append(f"{row.test}:{row.column}")
+        hits = self.table.loc[self.table["fired"].to_numpy(dtype=bool), ["column", "kind", "test"]]
+        for column, kind, test in zip(*(hits[c].tolist() for c in hits.columns), strict=True):
+            if kind == "relationship":
+                for part in str(column).split("~"):
+                    out.setdefault(part, []).append(f"{test}:{column}")
             else:
-                out.setdefault(str(row.column), []).append(str(row.test))
+                out.setdefault(str(column), []).append(str(test))
         return out
 
     @property
@@ -265,7 +278,8 @@ class DriftReport:
 
 
 def compare_batches(reference_df: pd.DataFrame, batch_df: pd.DataFrame, columns: Sequence[str] | None = None,
-                    thresholds: DriftThresholds | None = None, pairs: Pairs = None) -> DriftReport:
+                    thresholds: DriftThresholds | None = None, pairs: Pairs = None,
+                    tests: Collection[str] | None = None) -> DriftReport:
     """Compare a batch with the reference, column by column, with tests chosen by dtype.
 
     Numeric columns get ``psi`` and ``ks`` (floats also ``decimals``); categorical, string and
@@ -283,6 +297,9 @@ def compare_batches(reference_df: pd.DataFrame, batch_df: pd.DataFrame, columns:
         pairs: Column pairs to check for a changed association (catches shuffled columns):
             a list of ``(x, y)``, ``"auto"`` (pairs associated in the reference, see
             :func:`find_related_pairs`) or None (no pair check).
+        tests: Run only these tests (names from :data:`TESTS`, e.g. ``["ks"]`` for a KS-only
+            detector); None runs every test that applies. Pairs are checked only when
+            ``association_shift`` is among them.
 
     Returns:
         A :class:`DriftReport`.
@@ -292,37 +309,126 @@ def compare_batches(reference_df: pd.DataFrame, batch_df: pd.DataFrame, columns:
     if not isinstance(cuts, DriftThresholds):
         raise InputError(f"thresholds must be a DriftThresholds, got {type(cuts).__name__}",
                          fix="pass DriftThresholds(...) or None for the defaults")
+    only = _check_tests(tests)
     cols = _select_columns(reference_df, batch_df, columns)
     rows: list[dict[str, Any]] = []
     for column in cols:
-        rows.extend(_column_rows(column, reference_df[column], batch_df[column], cuts))
-    if pairs is not None:
+        rows.extend(_column_rows(column, reference_df[column], batch_df[column], cuts, only))
+    if pairs is not None and "association_shift" in only:
         watched = find_related_pairs(reference_df, cols, cuts.min_association) if pairs == "auto" else _st.parse_pairs(pairs)
         for r in association_shift(reference_df, batch_df, watched).itertuples(index=False):
             shift = abs(r.shift) if np.isfinite(r.shift) else 0.0
             rows.append(_row(f"{r.x}~{r.y}", "relationship", "association_shift", r.shift, np.nan,
                              cuts.association, shift > cuts.association))
-    table = pd.DataFrame(rows, columns=list(REPORT_COLUMNS)).astype({"fired": bool})
+    table = pd.DataFrame({c: [r[c] for r in rows] for c in REPORT_COLUMNS})  # by column: 3x faster than by row
+    table["fired"] = table["fired"].astype(bool)
     report = DriftReport(table, cuts, time.perf_counter() - start)
     _log.debug("compared %d columns in %.3fs: %s", len(cols), report.seconds, report.fired or "no drift")
     return report
 
 
 def make_detector(reference_df: pd.DataFrame, columns: Sequence[str] | None = None,
-                  thresholds: DriftThresholds | None = None, pairs: Pairs = "auto"
-                  ) -> Callable[[pd.DataFrame], DriftReport]:
+                  thresholds: DriftThresholds | None = None, pairs: Pairs = "auto",
+                  tests: Collection[str] | None = None) -> Callable[[pd.DataFrame], DriftReport]:
     """A one-argument detector ``batch -> DriftReport`` bound to a reference (pairs resolved once).
 
-    This is the shape :func:`platform_kit.quality.corruption.score_detector` expects.
+    This is the shape :func:`platform_kit.quality.corruption.score_detector` expects. Arguments
+    as for :func:`compare_batches`; e.g. ``make_detector(ref, tests=["ks"], pairs=None)`` is a
+    KS-only detector.
     """
     cuts = thresholds if thresholds is not None else DriftThresholds()
+    only = _check_tests(tests)
     cols = _select_columns(reference_df, None, columns)
     watched = find_related_pairs(reference_df, cols, cuts.min_association) if pairs == "auto" else pairs
+    if "association_shift" not in only:
+        watched = None
 
     def detect(batch_df: pd.DataFrame) -> DriftReport:
-        return compare_batches(reference_df, batch_df, cols, cuts, watched)
+        return compare_batches(reference_df, batch_df, cols, cuts, watched, only)
 
     return detect
+
+
+def fired_table(reports: Mapping[str, DriftReport], injected: Mapping[str, str | None] | None = None
+                ) -> pd.DataFrame:
+    """One row per batch: what was injected where, what fired, and whether the corrupted column was named.
+
+    Args:
+        reports: Batch label -> :class:`DriftReport`.
+        injected: Batch label -> the corrupted column (None for a clean batch).
+
+    Returns:
+        Indexed by batch: ``injected`` (column or None), ``fired`` (``"column: test, test; ..."`` or
+        ``""``), ``tests_fired`` and ``hit`` (the injected column fired; for a clean batch: nothing fired).
+    """
+    if not isinstance(reports, Mapping) or not all(isinstance(r, DriftReport) for r in reports.values()):
+        raise InputError("reports must map batch labels to DriftReport objects",
+                         fix="e.g. {name: compare_batches(reference, batch) for name, batch in batches.items()}")
+    rows = {}
+    for label, report in reports.items():
+        target = (injected or {}).get(label)
+        fired = report.fired
+        rows[label] = {"injected": target,
+                       "fired": "; ".join(f"{column}: {', '.join(tests)}" for column, tests in fired.items()),
+                       "tests_fired": int(report.table["fired"].sum()),
+                       "hit": target in fired if target is not None else not fired}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["injected", "fired", "tests_fired", "hit"])
+    table.index.name = "batch"
+    return table
+
+
+def plot_drift_grid(reports: Mapping[str, DriftReport], injected: Mapping[str, str | None] | None = None,
+                    ax: Any = None) -> Any:
+    """Which test fired on which column, one row per batch: a grid of (column, test) cells.
+
+    Fired cells are red, quiet ones grey; each cell shows its statistic (chi-square cells the
+    statistic, whose cut applies to Cramér's V). With ``injected`` (batch -> corrupted column),
+    the cells of the corrupted column are outlined, so a hit reads as red inside the outline.
+
+    Args:
+        reports: Batch label -> :class:`DriftReport` (e.g. a clean batch and one per corruption).
+        injected: Batch label -> the column that was corrupted (None for a clean batch).
+        ax: Matplotlib axes (a new figure when None).
+
+    Returns:
+        The axes.
+    """
+    if not isinstance(reports, Mapping) or not reports or not all(isinstance(r, DriftReport) for r in reports.values()):
+        raise InputError("reports must map batch labels to DriftReport objects",
+                         fix="e.g. {name: compare_batches(reference, batch) for name, batch in batches.items()}")
+    plt = require("matplotlib.pyplot")
+    cells: list[tuple[str, str]] = []
+    for report in reports.values():
+        for cell in zip(report.table["column"], report.table["test"], strict=True):
+            if cell not in cells:
+                cells.append(cell)
+    labels = list(reports)
+    fired = np.zeros((len(labels), len(cells)))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(cells) + 2), 0.5 * len(labels) + 2.2))
+    for i, label in enumerate(labels):
+        table = reports[label].table.set_index(["column", "test"])
+        for j, cell in enumerate(cells):
+            if cell not in table.index:
+                fired[i, j] = np.nan
+                continue
+            row = table.loc[cell]
+            fired[i, j] = float(bool(row["fired"]))
+            if np.isfinite(row["statistic"]):
+                ax.text(j, i, f"{row['statistic']:.2g}", ha="center", va="center", fontsize=6.5,
+                        color="white" if row["fired"] else "0.25")
+    ax.imshow(np.ma.masked_invalid(fired), cmap=plt.matplotlib.colors.ListedColormap(["0.88", "tab:red"]),
+              vmin=0, vmax=1, aspect="auto")
+    for i, label in enumerate(labels):
+        target = (injected or {}).get(label)
+        hit = [j for j, (column, _) in enumerate(cells) if target and target in column.split("~")]
+        for j in hit:
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.6, ec="black"))
+    ax.set_xticks(range(len(cells)), [f"{c}: {t}".replace("association_shift", "assoc") for c, t in cells],
+                  rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.set_title("Which test fired on which column (red: fired; outlined: the corrupted column)")
+    return ax
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,12 +440,30 @@ def _row(column: str, kind: str, test: str, statistic: float, p_value: float, th
             "threshold": float(threshold), "fired": bool(fired)}
 
 
-def _column_rows(column: str, ref: pd.Series, new: pd.Series, cuts: DriftThresholds) -> list[dict[str, Any]]:
+def _check_tests(tests: Collection[str] | None) -> frozenset[str]:
+    if tests is None:
+        return frozenset(TESTS)
+    if isinstance(tests, str) or not all(isinstance(t, str) for t in tests):
+        raise InputError(f"tests must be a list of test names, got {tests!r}", fix='e.g. tests=["ks"]')
+    unknown = sorted(set(tests) - set(TESTS))
+    if unknown or not tests:
+        raise InputError(f"unknown or no test names {unknown or list(tests)}", fix=f"use some of {list(TESTS)}")
+    return frozenset(tests)
+
+
+def _column_rows(column: str, ref: pd.Series, new: pd.Series, cuts: DriftThresholds,
+                 only: frozenset[str] = frozenset(TESTS)) -> list[dict[str, Any]]:
     kind = "numeric" if _st.is_numeric(ref) else "categorical"
     if kind == "numeric" and not _st.is_numeric(new):
         raise InputError(f"column {column!r} is numeric in the reference but {new.dtype} in the batch",
                          fix="cast the batch column to the reference's dtype before comparing (a type "
                              "change is a schema problem, not drift)")
+    rows = _all_column_rows(column, kind, ref, new, cuts, only)
+    return [row for row in rows if row["test"] in only]
+
+
+def _all_column_rows(column: str, kind: str, ref: pd.Series, new: pd.Series, cuts: DriftThresholds,
+                     only: frozenset[str]) -> list[dict[str, Any]]:
     nulls = _st.null_counts(ref, new)
     null_shift = nulls[1, 0] / nulls[1].sum() - nulls[0, 0] / nulls[0].sum()
     null_p = 1.0
@@ -353,20 +477,24 @@ def _column_rows(column: str, ref: pd.Series, new: pd.Series, cuts: DriftThresho
     if new.notna().sum() == 0:  # nothing to compare; null_rate has already fired
         return rows + [_row(column, kind, t, np.nan, np.nan, np.nan, False) for t in tests]
     if kind == "numeric":
-        ks = ks_test(ref, new)
-        value = psi(ref, new, cuts.psi_bins)
-        rows.append(_row(column, kind, "psi", value, np.nan, cuts.psi, value > cuts.psi))
-        rows.append(_row(column, kind, "ks", ks.statistic, ks.p_value, cuts.ks_statistic,
-                         ks.p_value < cuts.alpha and ks.statistic > cuts.ks_statistic))
-        if "decimals" in tests:
-            ref_d = pd.Series(_st.decimal_places(_st.numeric_values(ref, "reference")))
-            new_d = pd.Series(_st.decimal_places(_st.numeric_values(new, "batch")))
-            chi, dist = chi_square_test(ref_d, new_d), js_distance(ref_d, new_d)
+        if "psi" in only:
+            value = psi(ref, new, cuts.psi_bins)
+            rows.append(_row(column, kind, "psi", value, np.nan, cuts.psi, value > cuts.psi))
+        if "ks" in only:
+            ks = ks_test(ref, new)
+            rows.append(_row(column, kind, "ks", ks.statistic, ks.p_value, cuts.ks_statistic,
+                             ks.p_value < cuts.alpha and ks.statistic > cuts.ks_statistic))
+        if "decimals" in tests and "decimals" in only:
+            counts = _st.aligned_counts(_st.decimal_places(_st.numeric_values(ref, "reference")),
+                                        _st.decimal_places(_st.numeric_values(new, "batch")))
+            chi, dist = _chi_square_counts(*counts), _js_counts(*counts)
             rows.append(_row(column, kind, "decimals", dist, chi.p_value, cuts.decimals_js,
                              chi.p_value < cuts.alpha and dist > cuts.decimals_js))
         return rows
-    chi = chi_square_test(ref, new)
-    dist = js_distance(ref, new)
+    if not {"chi_square", "js_distance"} & only:
+        return rows
+    counts = _st.aligned_counts(_st.category_values(ref, "reference"), _st.category_values(new, "batch"))
+    chi, dist = _chi_square_counts(*counts), _js_counts(*counts)
     rows.append(_row(column, kind, "chi_square", chi.statistic, chi.p_value, cuts.cramers_v,
                      chi.p_value < cuts.alpha and chi.effect_size > cuts.cramers_v))
     # JS distance is noisy on small batches with rare categories: gate it by the chi-square p-value

@@ -6,8 +6,15 @@ Three tools to push a pipeline stage past the happy path::
     frames_for(contract)                         # hypothesis strategy: nulls, bounds, unicode, tz, dup keys
     frames_for(contract, drift=True)             # ... plus one schema drift per frame
     batches = edge_case_batches(generate_table("orders", "tiny", 42), seed=42)  # named, no randomness
-    run_pipeline_on(batches)                     # one row per batch: crashed? rows in/out, contract failures
+    run_pipeline_on(batches, check_rules=True)   # one row per batch: crashed? rows in/out, contract problems
+    sample_frames(frames_for(contract), 30, seed=42)         # hypothesis examples as a seeded list
+    before_after(batches, buggy)                 # the buggy transform next to the fixed one, batch by batch
     exposes_bug(frames_for(contract), buggy, stage_orders)   # does this generator catch that bug?
+
+:data:`BUGGY_TRANSFORMS` holds variants of ``stage_orders`` with one bug each (for the exercise).
+
+:func:`contract_problems` checks a frame against a contract's rules in plain pandas (milliseconds,
+where a Great Expectations validation takes about a second), for loops over many small frames.
 
 Hypothesis and Faker are optional dependencies (the ``labs`` extra), imported when first needed.
 
@@ -25,6 +32,7 @@ import pandas as pd
 
 from platform_kit._deps import require
 from platform_kit.errors import InputError
+from platform_kit.quality._edge_examples import BUGGY_TRANSFORMS
 from platform_kit.quality.contract import DataContract, load_contract
 from platform_kit.quality.pipeline import stage_orders
 
@@ -33,8 +41,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["EDGE_KINDS", "REPORT_COLUMNS", "compare_transforms", "edge_case_batches", "exposes_bug",
-           "frames_for", "run_pipeline_on"]
+__all__ = ["BUGGY_TRANSFORMS", "EDGE_KINDS", "REPORT_COLUMNS", "before_after", "compare_transforms", "contract_problems",
+           "edge_case_batches", "exposes_bug", "frames_for", "plot_outcomes", "run_pipeline_on", "sample_frames"]
 
 #: the batches :func:`edge_case_batches` returns, in order
 EDGE_KINDS = ("clean", "nulls", "extremes", "unicode", "whitespace_case", "duplicates", "late_out_of_order",
@@ -121,6 +129,75 @@ def edge_case_batches(base_df: pd.DataFrame, seed: int = 42, *, rows: int = 40) 
     return make_batches(sample.reset_index(drop=True), np.random.default_rng(seed), seed)
 
 
+def sample_frames(strategy: Any, n: int = 20, seed: int = 0) -> list[pd.DataFrame]:
+    """Up to ``n`` examples of a hypothesis strategy (e.g. :func:`frames_for`), the same for the same seed.
+
+    Only hypothesis' generate phase runs (no example database, no shrinking), so a lab can tabulate
+    what the examples do to a pipeline. Hypothesis may return fewer than ``n`` when the strategy
+    has few distinct values.
+
+    Raises:
+        InputError: ``strategy`` is not a hypothesis strategy, or ``n`` is not a positive integer.
+    """
+    hypothesis = require("hypothesis")
+    if not isinstance(strategy, hypothesis.strategies.SearchStrategy):
+        raise InputError(f"strategy must be a hypothesis strategy, got {type(strategy).__name__}",
+                         fix='pass frames_for("orders_raw")')
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InputError(f"n must be a positive integer, got {n!r}", fix="e.g. n=20")
+    frames: list[pd.DataFrame] = []
+
+    @hypothesis.settings(max_examples=n, database=None, deadline=None, phases=[hypothesis.Phase.generate],
+                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.seed(seed)
+    @hypothesis.given(strategy)
+    def draw(frame: pd.DataFrame) -> None:
+        frames.append(frame)
+
+    draw()
+    return frames[:n]
+
+
+def contract_problems(frame: pd.DataFrame, contract: DataContract | str) -> list[str]:
+    """The contract rules ``frame`` breaks, checked in pandas: one line per broken rule (empty when none).
+
+    Covers the columns (missing, extra or out of order, by ``column_match``), the row count, the
+    primary key, and per column: nulls, values that are not of the column's type, ``min``/``max``
+    (inclusive, as Great Expectations checks them), ``allowed_values``, ``regex`` and
+    ``max_length``. Fast enough to run on every frame a generator or a hypothesis search produces.
+
+    Raises:
+        InputError: ``frame`` is not a DataFrame.
+    """
+    from platform_kit.quality._edge_batches import column_problems
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"frame must be a pandas DataFrame, got {type(frame).__name__}",
+                         fix="pass the transform's output frame")
+    spec = _as_contract(contract)
+    names, present = spec.column_names, list(frame.columns)
+    problems = []
+    missing = [c for c in names if c not in present]
+    extra = [c for c in present if c not in names]
+    if missing:
+        problems.append(f"missing column(s) {missing}")
+    if extra and spec.column_match in ("set", "ordered"):
+        problems.append(f"unexpected column(s) {extra}")
+    if not missing and not extra and spec.column_match == "ordered" and present != names:
+        problems.append(f"columns out of order: {present}")
+    if spec.row_count is not None:
+        low, high = spec.row_count.min, spec.row_count.max
+        if (low is not None and len(frame) < low) or (high is not None and len(frame) > high):
+            problems.append(f"row count {len(frame)} outside [{low}, {high}]")
+    key = [c for c in spec.primary_key if c in present]
+    if key and len(key) == len(spec.primary_key) and frame.duplicated(key).any():
+        problems.append(f"primary key {key}: {int(frame.duplicated(key).sum())} duplicated row(s)")
+    for column in spec.columns:
+        if column.name in present:
+            problems.extend(f"{column.name}: {p}" for p in column_problems(frame[column.name], column))
+    return problems
+
+
 def _run_one(transform: Transform, frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
     try:
         return transform(frame.copy()), None
@@ -130,7 +207,7 @@ def _run_one(transform: Transform, frame: pd.DataFrame) -> tuple[pd.DataFrame | 
 
 def run_pipeline_on(batches: Mapping[str, pd.DataFrame], transform: Transform = stage_orders, *,
                     contract: DataContract | str = "orders_staged",
-                    quality: QualityContext | None = None) -> pd.DataFrame:
+                    quality: QualityContext | None = None, check_rules: bool = False) -> pd.DataFrame:
     """Run ``transform`` on every batch and tabulate what breaks.
 
     Args:
@@ -139,6 +216,8 @@ def run_pipeline_on(batches: Mapping[str, pd.DataFrame], transform: Transform = 
         contract: The contract the output should meet (checked only with ``quality``).
         quality: A :class:`~platform_kit.quality.validate.QualityContext`; without it only crashes and
             row counts are reported (``contract_failures`` is then null).
+        check_rules: Without ``quality``, check the output with :func:`contract_problems` (pandas, fast):
+            ``contract_failures`` counts the broken rules and ``failed_rules`` lists them.
 
     Returns:
         One row per batch with :data:`REPORT_COLUMNS`: ``outcome`` is ``"ok"``, ``"crashed"``,
@@ -149,10 +228,15 @@ def run_pipeline_on(batches: Mapping[str, pd.DataFrame], transform: Transform = 
     """
     if not isinstance(batches, Mapping) or not all(isinstance(b, pd.DataFrame) for b in batches.values()):
         raise InputError("batches must map names to pandas DataFrames", fix="pass edge_case_batches(orders)")
-    spec = _as_contract(contract) if quality is not None else None
+    spec = _as_contract(contract) if quality is not None or check_rules else None
+    return _tabulate(batches, {name: _run_one(transform, frame) for name, frame in batches.items()}, spec, quality)
+
+
+def _tabulate(batches: Mapping[str, pd.DataFrame], results: Mapping[str, tuple[pd.DataFrame | None, str | None]],
+              spec: DataContract | None, quality: QualityContext | None) -> pd.DataFrame:
     records = []
     for name, frame in batches.items():
-        out, error = _run_one(transform, frame)
+        out, error = results[name]
         record: dict[str, Any] = {"batch": name, "outcome": "crashed" if error else "ok",
                                   "error": error, "rows_in": len(frame), "rows_out": None, "dropped": None,
                                   "contract_failures": None, "failed_rules": None}
@@ -169,6 +253,11 @@ def run_pipeline_on(batches: Mapping[str, pd.DataFrame], transform: Transform = 
                                                        for exp, col in report.failed_expectations) or None
                     if report.failed:
                         record["outcome"] = "contract_failed"
+            elif spec is not None:
+                problems = contract_problems(out, spec)
+                record.update(contract_failures=len(problems), failed_rules="; ".join(problems) or None)
+                if problems:
+                    record["outcome"] = "contract_failed"
         records.append(record)
         _log.info("edge batch %s: %s", name, record["outcome"])
     table = pd.DataFrame.from_records(records, columns=REPORT_COLUMNS)
@@ -184,10 +273,14 @@ def compare_transforms(frame: pd.DataFrame, buggy: Transform, fixed: Transform, 
     and ``contract``) its output fails the contract while ``fixed``'s passes. A frame on which
     ``fixed`` itself raises exposes nothing.
     """
-    good, good_error = _run_one(fixed, frame)
-    if good_error is not None:
+    return _difference(_run_one(buggy, frame), _run_one(fixed, frame), contract=contract, quality=quality)
+
+
+def _difference(buggy_result: tuple[pd.DataFrame | None, str | None], fixed_result: tuple[pd.DataFrame | None, str | None],
+                *, contract: DataContract | str | None = None, quality: QualityContext | None = None) -> str | None:
+    (bad, bad_error), (good, good_error) = buggy_result, fixed_result
+    if good_error is not None or good is None:
         return None
-    bad, bad_error = _run_one(buggy, frame)
     if bad_error is not None:
         return f"buggy transform raised {bad_error}"
     try:
@@ -199,6 +292,50 @@ def compare_transforms(frame: pd.DataFrame, buggy: Transform, fixed: Transform, 
         if not quality.validate(bad, spec).success and quality.validate(good, spec).success:
             return "buggy output fails the contract"
     return None
+
+
+def before_after(batches: Mapping[str, pd.DataFrame], buggy: Transform, fixed: Transform = stage_orders, *,
+                 contract: DataContract | str = "orders_staged") -> pd.DataFrame:
+    """The buggy and the fixed transform side by side on every batch (contract checked in pandas).
+
+    Returns:
+        Indexed by batch: ``buggy`` and ``fixed`` (outcome as in :func:`run_pipeline_on`),
+        ``buggy_rows_out``, ``fixed_rows_out``, ``buggy_error``, ``fixed_failed_rules`` (the contract
+        rules the fixed output breaks) and ``exposed`` (how the batch exposes the bug, as
+        :func:`compare_transforms` says, or None).
+    """
+    if not isinstance(batches, Mapping) or not all(isinstance(b, pd.DataFrame) for b in batches.values()):
+        raise InputError("batches must map names to pandas DataFrames", fix="pass edge_case_batches(orders)")
+    spec = _as_contract(contract)
+    bad = {name: _run_one(buggy, frame) for name, frame in batches.items()}
+    good = {name: _run_one(fixed, frame) for name, frame in batches.items()}
+    before = _tabulate(batches, bad, spec, None).set_index("batch")
+    after = _tabulate(batches, good, spec, None).set_index("batch")
+    return pd.DataFrame({"buggy": before["outcome"], "fixed": after["outcome"],
+                         "buggy_rows_out": before["rows_out"], "fixed_rows_out": after["rows_out"],
+                         "buggy_error": before["error"], "fixed_failed_rules": after["failed_rules"],
+                         "exposed": [_difference(bad[name], good[name]) for name in before.index]})
+
+
+def plot_outcomes(tables: Mapping[str, pd.DataFrame] | pd.DataFrame, ax: Any = None) -> Any:
+    """Rows in and rows out per batch, coloured by outcome, one panel per table of :func:`run_pipeline_on`.
+
+    Args:
+        tables: A table of :func:`run_pipeline_on`, or title -> table (e.g. the buggy and the fixed
+            transform on the same batches).
+        ax: Axes, one per table (new figure when None).
+
+    Returns:
+        The array of axes.
+    """
+    from platform_kit.quality._edge_batches import draw_outcomes
+
+    named = {"pipeline": tables} if isinstance(tables, pd.DataFrame) else tables
+    if not isinstance(named, Mapping) or not named or not all(
+            isinstance(t, pd.DataFrame) and set(REPORT_COLUMNS) <= set(t.columns) for t in named.values()):
+        raise InputError("tables must be a run_pipeline_on table or a mapping of title -> such tables",
+                         fix="pass run_pipeline_on(batches) or {'buggy': ..., 'fixed': ...}")
+    return draw_outcomes(dict(named), ax)
 
 
 class _Exposed(Exception):

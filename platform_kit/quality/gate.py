@@ -33,14 +33,14 @@ from pydantic_core import PydanticCustomError
 
 from platform_kit.errors import ConfigError, InputError, WorkbenchError
 from platform_kit.quality._gate_config import config_error, local_contract, read_source, resolve_transform
-from platform_kit.quality._gate_render import failure_rows, render_markdown, render_text_table
+from platform_kit.quality._gate_render import failure_rows, render_markdown, render_text_table, source_diff
 from platform_kit.quality.contract import DataContract, load_contract
 from platform_kit.quality.validate import ExpectationOutcome, QualityContext, ValidationReport, detect_engine
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["BUNDLED_GATES", "GateVerdict", "QualityGate", "assert_gate", "load_gates", "resolve_transform",
-           "run_gate", "run_gates"]
+           "run_gate", "run_gates", "source_diff"]
 
 #: The lab's gates: the good transform, the broken v2 and its fix.
 BUNDLED_GATES = Path(__file__).with_name("gates.yml")

@@ -20,7 +20,7 @@ from platform_kit.errors import InputError
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["STAGED_COLUMNS", "build_customer_features", "stage_orders"]
+__all__ = ["STAGED_COLUMNS", "build_customer_features", "stage_orders", "stage_orders_with_rejects"]
 
 STAGED_COLUMNS = ("order_id", "customer_id", "order_ts", "order_date", "status", "channel", "region",
                   "currency", "total_amount")
@@ -52,9 +52,10 @@ def stage_orders(raw: pd.DataFrame) -> pd.DataFrame:
     """Typed, deduplicated, cleaned orders with their calendar date.
 
     Timestamps with an offset or zone are converted to naive UTC. Rows whose key, customer,
-    timestamp or amount cannot be parsed are dropped, text is trimmed
-    (codes lower-cased, currency upper-cased), non-positive amounts are dropped and a duplicated
-    ``order_id`` keeps its latest row.
+    timestamp or amount cannot be parsed are left out, text is trimmed
+    (codes lower-cased, currency upper-cased), non-positive amounts are left out and a duplicated
+    ``order_id`` keeps its latest row. :func:`stage_orders_with_rejects` returns the rows left
+    out, each with its reason.
 
     Args:
         raw: Orders as landed (the generator's ``orders`` table or something shaped like it).
@@ -65,30 +66,64 @@ def stage_orders(raw: pd.DataFrame) -> pd.DataFrame:
     Raises:
         InputError: ``raw`` is not a DataFrame or lacks a needed column.
     """
+    return stage_orders_with_rejects(raw)[0]
+
+
+def _reject_reasons(out: pd.DataFrame) -> pd.Series:
+    """The first reason each parsed row cannot be staged ("" when it can)."""
+    reasons = pd.Series("", index=out.index, dtype=object)
+    checks = [(out[col].isna(), f"{col} missing or unparseable") for col in _RAW_NEEDED]
+    checks.append((out["total_amount"] <= 0, "total_amount not positive"))
+    for failed, reason in reversed(checks):  # reversed: the first failing check wins
+        reasons[failed.fillna(False).to_numpy(dtype=bool)] = reason
+    return reasons
+
+
+def stage_orders_with_rejects(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`stage_orders`, plus every raw row it did not stage and why: nothing is dropped unseen.
+
+    Args:
+        raw: Orders as landed.
+
+    Returns:
+        ``(staged, rejects)``: ``rejects`` holds the raw rows as landed, with ``reason``
+        (``"<column> missing or unparseable"``, ``"total_amount not positive"`` or
+        ``"superseded by a later row of the same order_id"``) and ``raw_index``.
+
+    Raises:
+        InputError: ``raw`` is not a DataFrame or lacks a needed column.
+    """
     _require_columns(raw, _RAW_NEEDED, "raw orders")
+    landed = raw.reset_index(drop=True)  # positions, so a repeated index label cannot mix rows up
     out = pd.DataFrame({
-        "order_id": pd.to_numeric(raw["order_id"], errors="coerce"),
-        "customer_id": pd.to_numeric(raw["customer_id"], errors="coerce"),
-        "order_ts": _to_naive_utc(raw["order_ts"]),
-        "total_amount": pd.to_numeric(raw["total_amount"], errors="coerce").astype("float64").round(2),
+        "order_id": pd.to_numeric(landed["order_id"], errors="coerce"),
+        "customer_id": pd.to_numeric(landed["customer_id"], errors="coerce"),
+        "order_ts": _to_naive_utc(landed["order_ts"]),
+        "total_amount": pd.to_numeric(landed["total_amount"], errors="coerce").astype("float64").round(2),
     })
     for col in ("status", "channel", "region"):
-        out[col] = raw[col].astype("string").str.strip().str.lower()
-    out["currency"] = raw["currency"].astype("string").str.strip().str.upper()
-    keep = out[["order_id", "customer_id", "order_ts", "total_amount", "status", "channel", "region",
-                "currency"]].notna().all(axis=1) & (out["total_amount"] > 0)
-    dropped = int((~keep).sum())
+        out[col] = landed[col].astype("string").str.strip().str.lower()
+    out["currency"] = landed["currency"].astype("string").str.strip().str.upper()
+    reasons = _reject_reasons(out)
+    keep = (reasons == "").to_numpy()
     out = out[keep].sort_values(["order_id", "order_ts"], kind="stable")
-    before = len(out)
-    out = out.drop_duplicates("order_id", keep="last")
+    superseded = out.index[out.duplicated("order_id", keep="last")]
+    reasons[superseded] = "superseded by a later row of the same order_id"
+    out = out.drop(index=superseded)
     out["order_date"] = out["order_ts"].dt.date  # datetime.date objects: a "date" column, DateType in Spark
     for col in ("order_id", "customer_id"):
         out[col] = out[col].astype("int64")
     for col in ("status", "channel", "region", "currency"):
         out[col] = out[col].astype(object)  # plain str values, like the raw table
-    _log.info("staged %d orders (%d dropped as unparseable or non-positive, %d duplicates)",
-              len(out), dropped, before - len(out))
-    return out[list(STAGED_COLUMNS)].reset_index(drop=True)
+    rejected = (reasons != "").to_numpy()
+    rejects = landed[rejected].copy()
+    rejects.insert(0, "reason", reasons[rejected].to_numpy())
+    rejects.insert(1, "raw_index", raw.index[rejected])
+    rejects = rejects.reset_index(drop=True)
+    if len(rejects):
+        _log.info("staged %d orders; %d rows rejected: %s", len(out), len(rejects),
+                     rejects["reason"].value_counts().to_dict())
+    return out[list(STAGED_COLUMNS)].reset_index(drop=True), rejects
 
 
 def build_customer_features(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:

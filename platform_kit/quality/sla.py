@@ -10,6 +10,7 @@ page::
 
     hist = synthetic_table_history("orders", days=30)
     m = measure_sla(hist, reports, load_contract("orders_raw"), window="14D")
+    staged = downstream_metrics(hist, table="orders_staged", drop_null_rows=True)  # a job fed by it
     table = sla_compliance([load_contract("orders_raw")], [m])   # one row per contract and metric
     plot_compliance(table)
 
@@ -32,15 +33,15 @@ import pandas as pd
 from platform_kit._deps import require
 from platform_kit.errors import InputError
 from platform_kit.quality._sla_doc import CHANNELS, coerce_contracts, render_ownership_doc, validate_contract_for_sla
-from platform_kit.quality._sla_reports import naive_utc, validity_from_reports
+from platform_kit.quality._sla_reports import downstream_metrics, naive_utc, validity_from_reports
 from platform_kit.quality.contract import DataContract
 from platform_kit.quality.history import TableHistory
 from platform_kit.quality.validate import ValidationReport
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["CHANNELS", "COMPLIANCE_COLUMNS", "SlaMeasurement", "measure_sla", "plot_compliance",
-           "render_ownership_doc", "sla_compliance", "validate_contract_for_sla"]
+__all__ = ["CHANNELS", "COMPLIANCE_COLUMNS", "SlaMeasurement", "describe_loads", "downstream_metrics", "measure_sla",
+           "plot_compliance", "render_ownership_doc", "sla_compliance", "validate_contract_for_sla"]
 
 COMPLIANCE_COLUMNS = ["contract", "metric", "target", "measured", "unit", "met", "status", "error_budget_left",
                       "owner", "page", "detail"]
@@ -91,7 +92,9 @@ def measure_sla(history_metrics: TableHistory | pd.DataFrame,
     - **value_completeness**: over loads in W and the contract's non-nullable columns that
       the metrics track as ``null_rate_<column>``, non-null values / values
       = 1 - sum(rows * null_rate) / (columns * sum(rows)). None when no such column is tracked.
-    - **row_completeness**: min(1, rows loaded in W / ``expected_rows``); None without it.
+    - **row_completeness**: min(1, rows loaded in W / ``expected_rows``); without it, when the
+      metrics have an ``expected_rows`` column (rows a job received, see
+      :func:`downstream_metrics`), sum(rows) / sum(expected_rows) over the loads in W; else None.
     - **completeness** = the smaller of the two that were measured (None when neither was).
     - **validity** from the reports run in W (by ``run_at``; undated reports count; reports
       naming another contract are skipped). Basis ``"expectations"``: passed expectations /
@@ -109,7 +112,8 @@ def measure_sla(history_metrics: TableHistory | pd.DataFrame,
         contract: The contract whose targets apply.
         window: ``(start, end)`` timestamps, or a duration (``"14D"``, a Timedelta) ending at
             the last load; timezone-aware times are compared in UTC.
-        expected_rows: Rows the window should hold in total (for row completeness).
+        expected_rows: Rows the window should hold in total (for row completeness); overrides
+            an ``expected_rows`` column of the metrics.
         validity_basis: ``"expectations"`` or ``"rows"`` (see above).
 
     Returns:
@@ -139,6 +143,8 @@ def measure_sla(history_metrics: TableHistory | pd.DataFrame,
         if "rows" not in metrics:
             raise InputError("expected_rows needs a `rows` column in the metrics", fix="pass expected_rows=None")
         row_c = min(1.0, float(in_window["rows"].sum()) / expected_rows)
+    elif {"expected_rows", "rows"} <= set(metrics.columns) and in_window["expected_rows"].sum() > 0:
+        row_c = min(1.0, float(in_window["rows"].sum()) / float(in_window["expected_rows"].sum()))
     parts = [v for v in (value_c, row_c) if v is not None]
     validity, used = validity_from_reports(validation_reports or (), contract.name, start, end, validity_basis)
     measurement = SlaMeasurement(
@@ -148,6 +154,35 @@ def measure_sla(history_metrics: TableHistory | pd.DataFrame,
         validity=validity, validity_basis=validity_basis, reports=used)
     _log.debug("SLA measurement %s", measurement)
     return measurement
+
+
+def describe_loads(history_metrics: TableHistory | pd.DataFrame, *, window: Window) -> dict[str, float]:
+    """What a table's loads achieved over a window, before any target: the numbers to set SLA targets from.
+
+    Args:
+        history_metrics: A :class:`TableHistory` or its metrics frame (one table).
+        window: As for :func:`measure_sla`.
+
+    Returns:
+        ``loads``; ``cadence_hours``, the median gap between consecutive loads in the window
+        (a freshness target below it is breached between any two on-time loads);
+        ``worst_lag_hours`` as :func:`measure_sla` defines it; ``rows`` loaded; and, for each
+        tracked column, ``null_rate_<column>`` weighted by rows (NaN without loads).
+
+    Raises:
+        InputError: As :func:`measure_sla` for the metrics and the window.
+    """
+    metrics = _metrics_frame(history_metrics)
+    start, end = _window(window, metrics)
+    inside = metrics[(metrics["load_time"] >= start) & (metrics["load_time"] <= end)]
+    gaps = inside["load_time"].diff().dropna() / pd.Timedelta(hours=1)
+    rows = inside["rows"].to_numpy(float) if "rows" in inside else np.ones(len(inside))
+    out = {"loads": float(len(inside)), "cadence_hours": float(gaps.median()) if len(gaps) else math.nan,
+           "worst_lag_hours": _lag(metrics["load_time"], start, end, None)[0], "rows": float(rows.sum())}
+    for column in (c for c in metrics.columns if c.startswith("null_rate_")):
+        values = inside[column].to_numpy(float)
+        out[column] = float((rows * values).sum() / rows.sum()) if rows.sum() > 0 else math.nan
+    return out
 
 
 def _metrics_frame(history: Any) -> pd.DataFrame:
@@ -315,7 +350,7 @@ def plot_compliance(table: pd.DataFrame, ax: Any = None) -> Any:
     """Error budget left per contract and metric as horizontal bars (green met, red breached).
 
     Bars are clipped to [-1, 1]; rows without a target or a measurement are grey at 0 and
-    labelled so. Each bar is annotated with measured vs target.
+    labelled so. Each bar is annotated with measured vs target, right of zero.
 
     Args:
         table: The frame of :func:`sla_compliance`.
@@ -342,8 +377,8 @@ def plot_compliance(table: pd.DataFrame, ax: Any = None) -> Any:
     for yi, v, r in zip(y, values, table.itertuples(), strict=True):
         text = (r.status if r.status in ("no target", "not measured")
                 else f"{r.measured:.4g} vs {r.target:.4g}")
-        ax.text(v + (0.02 if v >= 0 else -0.02), yi, text, va="center", ha="left" if v >= 0 else "right",
-                fontsize="small")
+        # right of a green bar; right of zero over a red one, so it never runs into the labels
+        ax.text(max(v, 0.0) + 0.02, yi, text, va="center", ha="left", fontsize="small")
     ax.set_yticks(y, labels)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlim(-1.3, 1.3)

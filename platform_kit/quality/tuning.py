@@ -9,6 +9,7 @@ fewer alerts, then the better precision)::
 
     sweep = sweep_thresholds(hist, hist.incidents, rules["orders_volume"], "max_z", [3, 4, 5, 6, 8])
     choose_operating_point(sweep, max_alerts_per_week=1.0)     # a row of the sweep
+    operating_points(sweep, [0.25, 0.5, 1, 2])                 # one row per budget, NaN where none meets it
     plot_sweep(sweep, budget=1.0)
 
 Picking the value with the highest recall and ignoring the budget is the classic mistake:
@@ -35,7 +36,7 @@ from platform_kit.quality.history import TableHistory
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["RULE_TARGETS", "choose_operating_point", "plot_sweep", "sweep_thresholds"]
+__all__ = ["RULE_TARGETS", "choose_operating_point", "operating_points", "plot_sweep", "sweep_thresholds"]
 
 #: rule kind -> the incident kinds its recall is scored on
 RULE_TARGETS: dict[str, tuple[str, ...]] = {
@@ -43,7 +44,7 @@ RULE_TARGETS: dict[str, tuple[str, ...]] = {
     "volume": ("volume_drop", "volume_spike"),
     "null_rate": ("null_spike",),
 }
-_SWEEP_COLUMNS = ["threshold", "alerts", "alerts_per_week", "true_alerts", "false_alerts", "caught", "incidents",
+_SWEEP_COLUMNS = ["threshold", "firings", "alerts", "alerts_per_week", "true_alerts", "false_alerts", "caught", "incidents",
                   "precision", "recall"]
 
 AnyRule = FreshnessRule | VolumeRule | NullRateRule
@@ -65,8 +66,10 @@ def sweep_thresholds(history: TableHistory | pd.DataFrame, incidents: pd.DataFra
             the rule's kind; null-rate rules only count spikes of their own column).
 
     Returns:
-        One row per value: ``threshold``, ``alerts``, ``alerts_per_week``, ``true_alerts``,
-        ``false_alerts``, ``caught``, ``incidents``, ``precision``, ``recall``.
+        One row per value: ``threshold``, ``firings`` (checks where the rule held: never more
+        for a stricter value), ``alerts`` (pages after deduplication: an anomaly that flaps
+        around the threshold can page more often at a stricter value), ``alerts_per_week``,
+        ``true_alerts``, ``false_alerts``, ``caught``, ``incidents``, ``precision``, ``recall``.
 
     Raises:
         InputError: ``param`` is not a field of the rule, a value is invalid for it, or
@@ -95,7 +98,7 @@ def sweep_thresholds(history: TableHistory | pd.DataFrame, incidents: pd.DataFra
                              f"{exc.errors()[0]['msg']}", fix=f"drop {value!r} from the sweep values") from None
         log = evaluate_rules(history, [variant])
         match = match_incidents(log, labels, tolerance=tolerance, kinds=kinds)
-        rows.append({"threshold": value, "alerts": len(log), "alerts_per_week": log.alerts_per_week,
+        rows.append({"threshold": value, "firings": len(log.firings), "alerts": len(log), "alerts_per_week": log.alerts_per_week,
                      "true_alerts": len(match.true_alerts), "false_alerts": len(match.false_alerts),
                      "caught": len(match.caught), "incidents": len(match.incidents),
                      "precision": match.precision, "recall": match.recall})
@@ -155,6 +158,32 @@ def choose_operating_point(sweep: pd.DataFrame, max_alerts_per_week: float) -> p
     ranked = ranked.sort_values(["_recall", "alerts_per_week", "_precision"], ascending=[False, True, False],
                                 kind="stable")
     return ranked.drop(columns=["_recall", "_precision"]).iloc[0]
+
+
+def operating_points(sweep: pd.DataFrame, budgets: Iterable[float]) -> pd.DataFrame:
+    """The operating point for each on-call budget (NaN where no value meets it).
+
+    Args:
+        sweep: The frame of :func:`sweep_thresholds`.
+        budgets: Alerts per week on-call accepts, e.g. ``[0.25, 0.5, 1, 2]``.
+
+    Returns:
+        One row per budget: ``budget``, ``threshold``, ``alerts_per_week``, ``precision``,
+        ``recall``, ``meets`` (False when no value meets the budget).
+    """
+    rows = []
+    for budget in budgets:
+        try:
+            best = choose_operating_point(sweep, float(budget))
+        except InputError as exc:
+            if "no threshold meets" not in exc.message:
+                raise
+            rows.append({"budget": float(budget), "meets": False})
+            continue
+        rows.append({"budget": float(budget), **{k: best[k] for k in ("threshold", "alerts_per_week", "precision",
+                                                                       "recall")}, "meets": True})
+    columns = ["budget", "threshold", "alerts_per_week", "precision", "recall", "meets"]
+    return pd.DataFrame(rows, columns=columns).astype({"meets": bool})
 
 
 def plot_sweep(sweep: pd.DataFrame, budget: float | None = None, ax: Any = None) -> Any:

@@ -10,6 +10,9 @@ context (in memory, or file-backed under a folder) and runs a Checkpoint per con
     report.frame()          # one row per expectation: column, success, unexpected count, bad values
     qc.build_docs("site")   # GX Data Docs -> site/index.html
 
+Corrupting a batch on purpose (:class:`Break`, :func:`corrupt`) and asking which breaks a suite
+catches (:func:`catch_breaks`) live in ``_validate_breaks``; :func:`plot_reports` draws runs.
+
 Introduced in: Lab 4 (data quality).
 """
 
@@ -31,8 +34,9 @@ from platform_kit.quality.contract import DataContract
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ExpectationOutcome", "QualityContext", "ValidationReport", "build_suite", "detect_engine",
-           "read_results"]
+__all__ = ["Break", "CatchReport", "ExpectationOutcome", "QualityContext", "ValidationReport", "build_suite",
+           "catch_breaks", "contracts_table", "corrupt", "detect_engine", "expectation_table", "plot_reports",
+           "read_results", "runs_frame"]
 
 Engine = Literal["pandas", "spark"]
 _SITE = "platform_kit"
@@ -175,12 +179,18 @@ class QualityContext:
             raise InputError(f"cannot create a GX context under {self.root}: {type(exc).__name__}: {exc}",
                              fix="use an empty or existing GX project folder, or root=None for memory") from exc
         self._sources: dict[str, Any] = {}
+        # (contract name, engine) -> (contract, checkpoint): refreshing a suite in GX costs ~0.4 s,
+        # most of a small batch's validation, so an unchanged contract reuses its checkpoint
+        self._checkpoints: dict[tuple[str, str], tuple[DataContract, Any]] = {}
 
     def __repr__(self) -> str:
         return f"QualityContext(root={str(self.root) if self.root else None!r}, results_path={self.results_path!r})"
 
     def _checkpoint(self, contract: DataContract, engine: Engine) -> Any:
         """Create or refresh the suite, batch, validation definition and checkpoint (idempotent)."""
+        cached = self._checkpoints.get((contract.name, engine))
+        if cached is not None and cached[0] == contract:
+            return cached[1]
         gx = import_gx()
         ctx = self.context
         suite = ctx.suites.add_or_update(build_suite(contract, engine))
@@ -198,8 +208,10 @@ class QualityContext:
             batch = asset.add_batch_definition_whole_dataframe("whole_dataframe")
         definition = ctx.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
-        return ctx.checkpoints.add_or_update(gx.Checkpoint(
+        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
             name=suite.name, validation_definitions=[definition], result_format=self._result_format))
+        self._checkpoints[(contract.name, engine)] = (contract, checkpoint)
+        return checkpoint
 
     def validate(self, df: Any, contract: DataContract, *, stage: str | None = None) -> ValidationReport:
         """Run the contract's checkpoint on a pandas or Spark DataFrame.
@@ -281,6 +293,32 @@ class QualityContext:
         return index
 
 
+def expectation_table(contract: DataContract, engine: Engine = "pandas") -> pd.DataFrame:
+    """The expectations a contract generates: one row each with its type, column, contract rule and arguments."""
+    rows = []
+    for exp in build_suite(contract, engine).expectations:
+        config = exp.configuration
+        kwargs = {k: v for k, v in config.kwargs.items() if k not in ("column", "batch_id")}
+        rows.append({"expectation": config.type, "column": config.kwargs.get("column"),
+                     "rule": (config.meta or {}).get("rule"),
+                     "arguments": ", ".join(f"{k}={v}" for k, v in kwargs.items())[:80]})
+    return pd.DataFrame(rows, columns=["expectation", "column", "rule", "arguments"])
+
+
+def contracts_table(contracts: Any, engine: Engine = "pandas") -> pd.DataFrame:
+    """One row per contract: stage, owning team, columns, primary key, column match and expectations generated.
+
+    Args:
+        contracts: DataContract objects (a list, or a mapping of them).
+        engine: Whose suite to count (the count is the same for both engines).
+    """
+    items = list(contracts.values()) if isinstance(contracts, dict) else list(contracts)
+    rows = [{"contract": c.name, "version": c.version, "stage": c.stage, "owner": c.owner.team,
+             "columns": len(c.columns), "primary_key": ", ".join(c.primary_key), "column_match": c.column_match,
+             "expectations": len(contract_expectations(c, engine))} for c in items]
+    return pd.DataFrame(rows).set_index("contract")
+
+
 def _row_count(df: Any, suite_result: Any) -> int:
     if isinstance(df, pd.DataFrame):
         return len(df)
@@ -317,3 +355,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
         record.pop("outcomes", None)
         rows.append(record)
     return pd.DataFrame(rows)
+
+
+# re-exported here, where the lab looks for validation tools (imported last: they use this module lazily)
+from platform_kit.quality._validate_breaks import Break, CatchReport, catch_breaks, corrupt  # noqa: E402
+from platform_kit.quality._validate_plot import plot_reports, runs_frame  # noqa: E402

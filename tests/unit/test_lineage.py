@@ -256,3 +256,135 @@ def test_edges_frame_and_plot(graph: LineageGraph) -> None:
 def test_to_networkx_matches(graph: LineageGraph) -> None:
     nx_graph = graph.to_networkx()
     assert nx_graph.number_of_edges() == len(graph.edges())
+
+
+# ---------------------------------------------------------------- OpenLineage: lake files and the landing job
+
+def test_lake_table_names_maps_lab1_lake_files_only() -> None:
+    from openlineage.client.serde import Serde
+
+    from platform_kit.assessment.lineage import build_run_events
+    from platform_kit.lineage import lake_table_names
+
+    lake = "parquet://tmp/state/store/lake/lab01/catalog_tiny_42/orders.parquet"
+    publish = build_run_events(job_name="lab01.publish_orders", inputs={"orders": lake},
+                               output="kafka://lab01.orders", column_lineage={"status": ["orders.status"]},
+                               started_at="2025-01-01T00:00:00+00:00", finished_at="2025-01-01T00:00:01+00:00")
+    enrich = build_run_events(job_name="lab01.enrich_orders", inputs={"o": "kafka://lab01.orders"},
+                              output="clickhouse://default.lab01_orders_enriched",
+                              column_lineage={"status": ["o.status"]},
+                              started_at="2025-01-01T00:00:00+00:00", finished_at="2025-01-01T00:00:02+00:00")
+    events = [Serde.to_json(e) for e in publish + enrich]
+    names = lake_table_names(events, SCHEMA)
+    assert names == {lake: "orders"}  # the topic and the ClickHouse table are not raw tables of the SQL
+    g = LineageGraph(pipeline_lineage(PIPELINE, schema=SCHEMA), feature_tables={"customer_features"})
+    assert g.merge_openlineage(events, dataset_names=names) == 2
+    # raw orders.status now also feeds Lab 1's topic and ClickHouse table; the features are unchanged
+    assert g.downstream("orders.status") == {"customer_features.cancel_rate"}
+    assert "default.lab01_orders_enriched.status" in g.nodes
+    assert "orders.status" in g.raw_fields
+
+
+def test_lake_table_names_bad_event_is_input_error() -> None:
+    from platform_kit.lineage import lake_table_names
+
+    with pytest.raises(InputError, match="OpenLineage"):
+        lake_table_names(["{not json"], SCHEMA)
+
+
+def test_landing_events_extend_lineage_upstream() -> None:
+    from platform_kit.lineage import lake_table_names
+    from platform_kit.lineage.examples import LANDING, landing_events
+
+    events = landing_events()
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    g = LineageGraph(pipeline_lineage(PIPELINE, schema=SCHEMA), feature_tables={"customer_features"})
+    assert g.merge_openlineage(events, dataset_names=lake_table_names(events, SCHEMA)) == len(LANDING["columns"])
+    assert g.upstream("total_spend") == {"shop.public.payments.amount_cents"}
+    assert g.downstream("shop.public.payments.amount_cents") == g.downstream("payments.amount")
+    assert g.upstream_kinds("spend_share_of_segment") == {"customers.segment": "window",
+                                                          "shop.public.payments.amount_cents": "window"}
+
+
+# ---------------------------------------------------------------- running the SQL, shuffling raw fields
+
+@pytest.fixture(scope="module")
+def frames() -> dict:
+    from platform_kit.datasets import generate_table
+
+    return {t: generate_table(t, "tiny", 42) for t in SCHEMA}
+
+
+def test_run_pipeline_on_duckdb(frames: dict) -> None:
+    from platform_kit.lineage import run_pipeline
+
+    out = run_pipeline(PIPELINE | EXERCISE_MODEL, frames)
+    assert list(out) == ["staged_orders", "customer_features", "customer_item_features"]
+    features = out["customer_features"]
+    assert list(features.columns) == [f.split(".")[1] for f in FEATURE_LINEAGE]
+    assert len(features) == len(frames["customers"])
+    assert len(out["staged_orders"]) == len(frames["orders"])
+    captured = frames["payments"].loc[frames["payments"].status == "captured", "amount"].sum()
+    assert features["total_spend"].sum() == pytest.approx(captured)
+
+
+def test_run_pipeline_bad_sql_and_frames(frames: dict) -> None:
+    from platform_kit.lineage import run_pipeline
+
+    with pytest.raises(InputError, match="model 'bad' failed on DuckDB") as info:
+        run_pipeline({"bad": "SELECT nope FROM orders"}, frames)
+    assert info.value.fix
+    with pytest.raises(InputError, match="not a DataFrame"):
+        run_pipeline({"m": "SELECT 1 AS x"}, {"orders": [1, 2]})
+    with pytest.raises(InputError, match="no models"):
+        run_pipeline({}, frames)
+
+
+def test_changed_columns_nulls_tolerance_and_keys() -> None:
+    import pandas as pd
+
+    from platform_kit.lineage.impact import changed_columns
+
+    a = pd.DataFrame({"k": [1, 2, 3], "x": [1.0, None, 3.0], "s": ["a", None, "c"], "n": pd.array([1, None, 3])})
+    b = a.iloc[::-1].copy()
+    b["x"] = [3.0 * (1 + 1e-12), None, 1.0]
+    assert changed_columns(a, b, "k") == []
+    b.loc[b.k == 2, "s"] = "z"
+    assert changed_columns(a, b, "k") == ["s"]
+    assert changed_columns(a, b.assign(k=[4, 2, 1]), "k") == ["n", "s", "x"]
+    with pytest.raises(InputError, match="not unique"):
+        changed_columns(a, a.assign(k=1), "k")
+    with pytest.raises(InputError, match="no key column"):
+        changed_columns(a, b, "id")
+
+
+def test_perturbation_impact_is_explained_by_lineage(frames: dict, graph: LineageGraph) -> None:
+    from platform_kit.lineage import perturbation_impact, plot_impact
+
+    impact = perturbation_impact(graph, PIPELINE, frames, feature_table="customer_features", key="customer_id")
+    assert set(impact["field"]) == {n for n in graph.nodes if n.split(".")[0] in SCHEMA}
+    rows = impact.set_index("field")
+    assert all(len(u) == 0 for u in impact["unexplained"])  # every change is predicted by lineage with filters
+    assert rows.loc["payments.amount", "changed"] == ("avg_order_value", "spend_share_of_segment", "total_spend")
+    assert rows.loc["orders.status", "changed"] == ("cancel_rate",)
+    # a filter-only column changes values too: captured or not decides which payments are summed
+    assert rows.loc["payments.status", "value_lineage"] == ()
+    assert "total_spend" in rows.loc["payments.status", "changed"]
+    # a permutation keeps per-customer counts: value lineage predicts more than the shuffle moves
+    assert rows.loc["orders.order_id", "not_changed"] == ("order_count",)
+    assert rows.loc["orders.total_amount", "changed"] == ()  # staged, but no feature reads it
+    ax = plot_impact(impact)
+    assert len(ax.get_yticklabels()) == len(impact)
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_perturbation_impact_bad_arguments(frames: dict, graph: LineageGraph) -> None:
+    from platform_kit.lineage import perturbation_impact, plot_impact
+
+    with pytest.raises(InputError, match="feature_table"):
+        perturbation_impact(graph, PIPELINE, frames, feature_table="nope", key="customer_id")
+    with pytest.raises(InputError, match="cannot shuffle 'orders.nope'"):
+        perturbation_impact(graph, PIPELINE, frames, feature_table="customer_features", key="customer_id",
+                            fields=["orders.nope"])
+    with pytest.raises(InputError, match="impact table"):
+        plot_impact(frames["orders"])

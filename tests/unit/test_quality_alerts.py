@@ -93,6 +93,21 @@ def test_default_rules_each_kind_caught_by_its_own_rule(hist, log):
         assert match.recall == 1.0, kind
 
 
+def test_volume_rule_watches_from_the_third_week():
+    # the seasonal baseline exists from day 14 (two past weeks); the rule must not stay blind until day 21
+    h = synthetic_table_history(days=28, incidents=[{"kind": "volume_drop", "start": "2024-10-16 13:00", "hours": 4,
+                                                     "magnitude": 0.4}])
+    log = evaluate_rules(h, [default_rules()["orders_volume"]])
+    assert match_incidents(log, h).recall == 1.0
+
+
+def test_match_incidents_labels_the_cause_of_each_alert(hist, log):
+    match = match_incidents(log, hist)
+    assert set(match.true_alerts["cause"]) <= set(REAL_KINDS)
+    assert set(match.false_alerts["cause"]) <= {"holiday", "minor_delay", "null_blip", "none"}
+    assert "holiday" in set(match.false_alerts["cause"])  # a weekday at weekend volume pages the volume rule
+
+
 def test_evaluate_rules_six_hour_gap_is_one_alert_not_six():
     h = synthetic_table_history(days=28, incidents=[{"kind": "late_load", "start": "2024-10-20 10:00", "hours": 6}])
     rule = FreshnessRule(name="fresh", kind="freshness", table="orders", max_lag_hours=2)

@@ -18,6 +18,7 @@ from platform_kit.quality.corruption import (
     ORDERS_TARGETS,
     LabelledBatch,
     collapse_categories,
+    compare_detectors,
     corruption_suite,
     null_spike,
     sample_batches,
@@ -37,9 +38,11 @@ from platform_kit.quality.drift import (
     chi_square_test,
     compare_batches,
     find_related_pairs,
+    fired_table,
     js_distance,
     ks_test,
     make_detector,
+    plot_drift_grid,
     psi,
 )
 
@@ -338,6 +341,82 @@ def test_score_detector_accepts_mappings_and_lists(suite: list[LabelledBatch]) -
     by_list = score_detector(lambda b: ["currency"], suite)
     assert by_map.per_corruption_recall == by_list.per_corruption_recall
     assert by_map.column_accuracy == pytest.approx(4 / 20)
+
+
+# --- single-test detectors, tables and the grid plot -------------------------------------------------------
+
+
+def test_chi_square_p_value_matches_scipy() -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(3)
+    reference, batch = rng.choice(list("abcd"), 400, p=[0.4, 0.3, 0.2, 0.1]), rng.choice(list("abcd"), 300)
+    result = chi_square_test(reference, batch)
+    table = np.array([[np.sum(reference == c) for c in "abcd"], [np.sum(batch == c) for c in "abcd"]])
+    chi2, p_value, _, _ = scipy_stats.chi2_contingency(table, correction=False)
+    assert result.statistic == pytest.approx(chi2) and result.p_value == pytest.approx(p_value, rel=1e-9)
+
+
+def test_tests_option_runs_only_the_named_tests(split, suite: list[LabelledBatch]) -> None:
+    reference, pool = split
+    ks_only = compare_batches(reference, pool, ORDERS_COLUMNS, pairs="auto", tests=["ks"])
+    assert set(ks_only.table["test"]) == {"ks"} and list(ks_only.table["column"]) == ["total_amount"]
+    pairs_only = compare_batches(reference, shuffle_column(pool, "total_amount", seed=3).frame, ORDERS_COLUMNS,
+                                 pairs="auto", tests=["association_shift"])
+    assert set(pairs_only.table["kind"]) == {"relationship"} and pairs_only.drifted
+    # a KS-only detector at p < 0.05: the common first attempt sees the unit change and nothing else
+    score = score_detector(make_detector(reference, ORDERS_COLUMNS, DriftThresholds(alpha=0.05, ks_statistic=0),
+                                         tests=["ks"]), suite)
+    assert score.per_corruption_recall["unit_change"] == 1.0 and score.recall == pytest.approx(0.2)
+    no_nulls = compare_batches(reference, null_spike(pool, "channel", 0.3).frame, ["channel"], tests=["chi_square"])
+    assert not no_nulls.drifted  # the null rate was not asked for
+
+
+@pytest.mark.parametrize("tests", ["ks", [], ["ks", "t_test"], [1]])
+def test_tests_option_rejects_unknown(split, tests) -> None:
+    with pytest.raises(InputError, match="test names") as info:
+        compare_batches(split[0], split[1], ["total_amount"], tests=tests)
+    assert info.value.fix
+    with pytest.raises(InputError, match="test names"):
+        make_detector(split[0], ["total_amount"], tests=tests)
+
+
+def test_compare_detectors_matches_score_detector(split, suite: list[LabelledBatch], detector) -> None:
+    table = compare_detectors({"default": detector, "always": lambda b: True}, suite)
+    assert list(table.index) == ["default", "always"] and table.index.name == "detector"
+    score = score_detector(detector, suite)
+    row = table.loc["default"]
+    assert (row.tp, row.fp, row.fn, row.tn, row.precision, row.recall) == (score.tp, score.fp, score.fn, score.tn,
+                                                                          score.precision, score.recall)
+    assert all(row[kind] == 1.0 for kind in CORRUPTIONS) and row.ms_per_batch > 0
+    assert table.loc["always", "fp"] == 20 and table.loc["always", "column_accuracy"] == 0.0
+    with pytest.raises(InputError, match="map names"):
+        compare_detectors([detector], suite)
+
+
+def test_fired_table_and_grid(split, suite: list[LabelledBatch]) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    reference = split[0]
+    demo = {b.kind: b for b in suite if b.kind != "clean"} | {"clean": suite[0]}
+    reports = {kind: compare_batches(reference, b.frame, ORDERS_COLUMNS, pairs="auto") for kind, b in demo.items()}
+    injected = {kind: b.column for kind, b in demo.items()}
+    table = fired_table(reports, injected)
+    assert list(table.columns) == ["injected", "fired", "tests_fired", "hit"] and table["hit"].all()
+    assert table.loc["truncate_decimals", "fired"] == "total_amount: decimals"
+    assert table.loc["clean", "fired"] == "" and table.loc["clean", "tests_fired"] == 0
+    assert not fired_table({"x": reports["unit_change"]}, {"x": "status"}).loc["x", "hit"]
+    ax = plot_drift_grid(reports, injected)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 19 and "total_amount: decimals" in labels and "region~total_amount: assoc" in labels
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(demo)
+    # outlines: the corrupted column's cells and its pairs: currency 3 + 2, channel 3, total_amount (4 + 2) x 3
+    assert len(ax.patches) == 5 + 3 + 3 * 6
+    matplotlib.pyplot.close("all")
+    for bad in ({}, {"x": 1}, [reports["clean"]]):
+        with pytest.raises(InputError, match="DriftReport"):
+            plot_drift_grid(bad)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="DriftReport"):
+        fired_table({"x": "report"})  # type: ignore[dict-item]
 
 
 # --- bad input ----------------------------------------------------------------------------------------------

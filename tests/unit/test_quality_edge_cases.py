@@ -16,15 +16,27 @@ from platform_kit.quality._edge_examples import BUGGY_TRANSFORMS
 from platform_kit.quality._edge_strategies import DRIFT_KINDS
 from platform_kit.quality.contract import load_contract
 from platform_kit.quality.edge_cases import (
+    BUGGY_TRANSFORMS as EXPORTED_BUGS,
+)
+from platform_kit.quality.edge_cases import (
     EDGE_KINDS,
     REPORT_COLUMNS,
+    before_after,
     compare_transforms,
+    contract_problems,
     edge_case_batches,
     exposes_bug,
     frames_for,
+    plot_outcomes,
     run_pipeline_on,
+    sample_frames,
 )
-from platform_kit.quality.pipeline import STAGED_COLUMNS, build_customer_features, stage_orders
+from platform_kit.quality.pipeline import (
+    STAGED_COLUMNS,
+    build_customer_features,
+    stage_orders,
+    stage_orders_with_rejects,
+)
 from platform_kit.quality.validate import QualityContext
 
 # deterministic and repo-clean: no example database, same examples on every run
@@ -216,3 +228,127 @@ def test_compare_transforms_ignores_frames_the_fixed_transform_rejects(orders: p
 def test_exposes_bug_rejects_unknown_generator() -> None:
     with pytest.raises(InputError, match="cannot draw frames"):
         exposes_bug(42, BUGGY_TRANSFORMS["case_sensitive"])
+
+
+# --- contract rules in pandas, before/after, hypothesis samples, the outcome plot ----------------------------
+
+def test_contract_problems_agrees_with_the_gx_findings(batches: dict[str, pd.DataFrame], orders: pd.DataFrame) -> None:
+    # the same batches GX flags in test_run_pipeline_on_with_quality_flags_contract_failures, in milliseconds
+    assert contract_problems(orders, "orders_raw") == []
+    assert contract_problems(stage_orders(batches["clean"]), "orders_staged") == []
+    unicode = contract_problems(stage_orders(batches["unicode"]), load_contract("orders_staged"))
+    assert [p.split(":")[0] for p in unicode] == ["status", "channel", "region"]
+    assert all("not in allowed_values" in p for p in unicode)
+    extremes = contract_problems(stage_orders(batches["extremes"]), "orders_staged")
+    assert [p.split(":")[0] for p in extremes] == ["customer_id", "total_amount"] and "inf" in extremes[1]
+    late = contract_problems(stage_orders(batches["late_out_of_order"]), "orders_staged")
+    assert [p.split(":")[0] for p in late] == ["order_ts", "order_date"]
+
+
+def test_contract_problems_rules() -> None:
+    raw = generate_table("orders", "tiny", 42).head(4).copy()
+    assert contract_problems(raw.drop(columns="currency"), "orders_raw") == ["missing column(s) ['currency']"]
+    assert contract_problems(raw.assign(extra=1), "orders_raw") == ["unexpected column(s) ['extra']"]
+    staged = stage_orders(raw)
+    assert contract_problems(staged[list(reversed(staged.columns))], "orders_staged")[0].startswith("columns out of")
+    assert contract_problems(raw.iloc[:0], "orders_raw") == ["row count 0 outside [1, 10000000]"]
+    dup = pd.concat([raw, raw.iloc[:1]])
+    assert contract_problems(dup, "orders_raw") == ["primary key ['order_id']: 1 duplicated row(s)"]
+    bad = raw.astype(object)
+    bad.loc[bad.index[0], "order_id"] = "seven"
+    bad.loc[bad.index[1], "customer_id"] = 2.5
+    bad.loc[bad.index[2], "currency"] = "usd"
+    bad.loc[bad.index[3], "status"] = None
+    problems = contract_problems(bad, "orders_raw")
+    assert "order_id: 1 value(s) not of type integer, e.g. 'seven'" in problems
+    assert "customer_id: 1 value(s) not of type integer, e.g. 2.5" in problems
+    assert "currency: 1 value(s) not matching ^[A-Z]{3}$, e.g. 'usd'" in problems
+    assert "status: 1 null(s)" in problems
+    zones = raw.assign(order_ts=[pd.Timestamp("2024-03-01", tz="UTC"), "2024-03-01T00:00:00+02:00", None, "x"])
+    assert any(p.startswith("order_ts: ") and "not of type timestamp" in p for p in contract_problems(zones, "orders_raw"))
+    with pytest.raises(InputError, match="DataFrame"):
+        contract_problems([1], "orders_raw")  # type: ignore[arg-type]
+
+
+def test_run_pipeline_on_check_rules(batches: dict[str, pd.DataFrame]) -> None:
+    table = run_pipeline_on(batches, check_rules=True).set_index("batch")
+    assert table.loc["clean", "outcome"] == "ok" and table.loc["clean", "contract_failures"] == 0
+    failed = set(table.index[table["outcome"] == "contract_failed"])
+    assert failed == {"extremes", "unicode", "late_out_of_order", "far_future", "drift_amount_as_text"}
+    assert table.loc["drift_amount_as_text", "failed_rules"] == "row count 0 outside [1, None]"
+    assert table.loc["drift_missing_column", "outcome"] == "crashed"
+
+
+def test_before_after_on_the_tz_regression(batches: dict[str, pd.DataFrame]) -> None:
+    table = before_after(batches, EXPORTED_BUGS["naive_timestamps"])
+    assert EXPORTED_BUGS is BUGGY_TRANSFORMS
+    assert list(table.columns) == ["buggy", "fixed", "buggy_rows_out", "fixed_rows_out", "buggy_error",
+                                   "fixed_failed_rules", "exposed"]
+    assert table.loc["unicode", "fixed_failed_rules"].startswith("status: ")
+    exposed = set(table.index[table["exposed"].notna()])
+    assert exposed == {"tz_aware", "tz_mixed"}
+    assert (table.loc[list(exposed), "buggy"] == "crashed").all() and (table.loc[list(exposed), "fixed"] == "ok").all()
+    assert table.loc["tz_aware", "buggy_error"].startswith("TypeError")
+    case = before_after(batches, EXPORTED_BUGS["case_sensitive"])
+    assert case.loc["whitespace_case", "buggy_rows_out"] < case.loc["whitespace_case", "fixed_rows_out"] == 40
+
+
+def test_sample_frames_is_seeded() -> None:
+    first = sample_frames(frames_for(RAW, timestamp_modes=("aware",)), 6, seed=7)
+    again = sample_frames(frames_for(RAW, timestamp_modes=("aware",)), 6, seed=7)
+    assert 1 <= len(first) <= 6 and all(isinstance(f, pd.DataFrame) for f in first)
+    assert all(a.equals(b) for a, b in zip(first, again, strict=True))
+    with pytest.raises(InputError, match="hypothesis strategy"):
+        sample_frames(RAW, 3)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="positive integer"):
+        sample_frames(frames_for(RAW), 0)
+
+
+def test_plot_outcomes(batches: dict[str, pd.DataFrame]) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    picked = {k: batches[k] for k in ("clean", "tz_aware", "drift_missing_column")}
+    tables = {"before": run_pipeline_on(picked, BUGGY_TRANSFORMS["naive_timestamps"]), "after": run_pipeline_on(picked)}
+    axes = plot_outcomes(tables)
+    assert [a.get_title() for a in axes] == ["before", "after"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == list(picked)
+    assert sum(t.get_text() == "TypeError" for t in axes[0].texts) == 1
+    assert len(plot_outcomes(tables["after"])) == 1
+    matplotlib.pyplot.close("all")
+    with pytest.raises(InputError, match="run_pipeline_on table"):
+        plot_outcomes({"x": pd.DataFrame({"a": [1]})})
+
+
+# --- rejects: nothing stage_orders leaves out is lost ------------------------------------------------------
+
+
+def test_stage_orders_with_rejects_accounts_for_every_raw_row(batches: dict[str, pd.DataFrame]) -> None:
+    for name, raw in batches.items():
+        if name.startswith("drift_") and name != "drift_amount_as_text":
+            continue  # a missing or renamed column fails loudly (tested above)
+        staged, rejects = stage_orders_with_rejects(raw)
+        assert len(staged) + len(rejects) == len(raw), name
+        assert rejects["reason"].ne("").all(), name
+        pd.testing.assert_frame_equal(staged, stage_orders(raw))
+
+
+def test_stage_orders_with_rejects_names_each_reason() -> None:
+    raw = generate_table("orders", "tiny", 42).head(6).copy()
+    raw.index = [7, 7, 7, 8, 8, 9]  # repeated labels must not mix rows up
+    raw["total_amount"] = raw["total_amount"].astype(object)
+    raw.iloc[0, raw.columns.get_loc("total_amount")] = "12,50"
+    raw.iloc[1, raw.columns.get_loc("total_amount")] = 0.0
+    raw.iloc[2, raw.columns.get_loc("customer_id")] = None
+    raw.iloc[4, raw.columns.get_loc("order_id")] = raw.iloc[3]["order_id"]  # a re-sent order
+    staged, rejects = stage_orders_with_rejects(raw)
+    assert list(rejects["reason"]) == ["total_amount missing or unparseable", "total_amount not positive",
+                                       "customer_id missing or unparseable",
+                                       "superseded by a later row of the same order_id"]
+    assert list(rejects["raw_index"]) == [7, 7, 7, 8]
+    assert rejects.loc[0, "total_amount"] == "12,50"  # kept as landed, for repair and replay
+    assert len(staged) == 2
+
+
+def test_stage_orders_with_rejects_clean_table_rejects_nothing() -> None:
+    staged, rejects = stage_orders_with_rejects(generate_table("orders", "tiny", 42))
+    assert rejects.empty and len(staged) == 1000

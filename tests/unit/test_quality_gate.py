@@ -21,6 +21,7 @@ from platform_kit.quality.gate import (
     load_gates,
     resolve_transform,
     run_gate,
+    source_diff,
 )
 from platform_kit.quality.pipeline import stage_orders
 from platform_kit.quality.validate import QualityContext
@@ -291,3 +292,22 @@ def test_cli_validate_table_and_broken_csv(capsys: pytest.CaptureFixture[str], t
     assert "FAIL orders_staged" in out and "38/39" in out and "total_amount" in out
     assert main(["quality", "validate", "ordrs", "--contract", "orders_raw"]) == 2
     assert "neither a generated table" in capsys.readouterr().err
+
+
+def test_source_diff_shows_the_change_without_docstrings() -> None:
+    diff = source_diff(stage_orders_v2, stage_orders_v2_broken).splitlines()
+    assert diff[0] == "--- platform_kit.quality._gate_examples:stage_orders_v2"
+    assert diff[1] == "+++ platform_kit.quality._gate_examples:stage_orders_v2_broken"
+    assert any(line.startswith("-") and "isin(" in line for line in diff)
+    assert any(line.startswith("+") and 'how="inner"' in line for line in diff)
+    assert not any("Args:" in line or '"""' in line for line in diff)  # docstrings left out
+    assert source_diff(stage_orders, stage_orders) == ""
+    with pytest.raises(InputError, match="no source"):
+        source_diff(len, stage_orders)
+
+
+def test_cli_gate_summary_stays_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quality", "gate", "orders_staged_v2_broken"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    summary = next(line for line in lines if line.startswith("FAIL gate orders_staged_v2_broken"))
+    assert summary.endswith(f"blocking: {UNIQUE}(order_id)")  # long, but not wrapped: CI logs are grepped

@@ -413,3 +413,63 @@ def test_validate_contract_for_sla_bad_input_errors(bad: Any) -> None:
     with pytest.raises(InputError) as info:
         validate_contract_for_sla(bad)
     assert info.value.fix
+
+
+# ---------------------------------------------------------------- derived load metrics and load profiles
+
+def test_downstream_metrics_hourly_job_inherits_gaps_and_drops_null_rows() -> None:
+    from platform_kit.quality.sla import downstream_metrics
+
+    up = _metrics()  # hourly loads at :00, none at 11:00-19:00, 2% null amounts
+    staged = downstream_metrics(up, table="payments_staged", every="1h", delay="20min", drop_null_rows=True)
+    assert list(staged.columns) == ["table", "load_time", "rows", "expected_rows", "null_rate_id", "null_rate_amount",
+                                    "null_rate_note"]
+    assert len(staged) == len(up)
+    assert (staged["load_time"] - up["load_time"]).eq(pd.Timedelta(minutes=20)).all()
+    assert set(staged["expected_rows"]) == {100}
+    assert set(staged["rows"]) == {48}  # 2% + 50% of rows had a null key column: dropped
+    assert (staged.filter(like="null_rate_") == 0).all().all()
+    m = measure_sla(staged, [], _contract(), window=_WINDOW)
+    assert m.worst_lag_hours == pytest.approx(10.0)  # the upstream gap goes downstream
+    assert m.value_completeness == 1.0 and m.row_completeness == pytest.approx(0.48)
+    assert m.completeness == pytest.approx(0.48)
+    # expected_rows= overrides the column: the 39 runs inside the window loaded 39 x 48 rows
+    assert measure_sla(staged, [], _contract(), window=_WINDOW, expected_rows=4800).row_completeness == 0.39
+
+
+def test_downstream_metrics_daily_job_batches_loads_and_passes_nulls() -> None:
+    from platform_kit.quality.sla import downstream_metrics
+
+    daily = downstream_metrics(_metrics(gap=range(0), hours=72), table="features", every="1D", delay="3h")
+    assert list(daily["load_time"]) == [_T0 + pd.Timedelta(hours=h) for h in (3, 27, 51, 75)]
+    assert list(daily["rows"]) == [400, 2400, 2400, 2000]
+    assert (daily["rows"] == daily["expected_rows"]).all()
+    assert daily["null_rate_amount"].to_numpy() == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(("upstream", "kwargs", "match"), [
+    (pd.DataFrame({"load_time": []}), {}, "load_time and rows"),
+    (_metrics(), {"every": "0h"}, "must be positive"),
+    (_metrics(), {"every": "soon"}, "cannot read"),
+])
+def test_downstream_metrics_bad_input(upstream: Any, kwargs: dict[str, Any], match: str) -> None:
+    from platform_kit.quality.sla import downstream_metrics
+
+    with pytest.raises(InputError, match=match) as info:
+        downstream_metrics(upstream, table="t", **kwargs)
+    assert info.value.fix
+
+
+def test_describe_loads_cadence_lag_and_weighted_null_rates() -> None:
+    from platform_kit.quality.sla import describe_loads
+
+    profile = describe_loads(_metrics(), window=_WINDOW)
+    assert profile["loads"] == 40 and profile["rows"] == 4000
+    assert profile["cadence_hours"] == 1.0
+    assert profile["worst_lag_hours"] == pytest.approx(10.0)
+    assert profile["null_rate_amount"] == pytest.approx(0.02) and profile["null_rate_note"] == pytest.approx(0.5)
+    hist = synthetic_table_history("payments", days=21, seed=1, incidents=[])
+    clean = describe_loads(hist, window=("2024-10-01", "2024-10-15"))
+    assert 0.9 < clean["cadence_hours"] < 1.1 and clean["worst_lag_hours"] < 1.3
+    with pytest.raises(InputError, match="empty or reversed"):
+        describe_loads(hist, window=("2024-10-15", "2024-10-01"))

@@ -1,4 +1,5 @@
-"""Contract validation with GX checkpoints: clean data passes, each corruption fails by name."""
+"""Contract validation with GX checkpoints: clean data passes, each corruption fails by name; corrupted batches
+on purpose and which breaks a suite catches; tables and plots of runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 from platform_kit.datasets import generate_table
 from platform_kit.errors import InputError
-from platform_kit.quality.contract import load_contract
+from platform_kit.quality import validate as kv
+from platform_kit.quality._validate_breaks import suite_outcomes
+from platform_kit.quality.contract import DataContract, load_contract
 from platform_kit.quality.pipeline import build_customer_features, stage_orders
 from platform_kit.quality.validate import QualityContext, ValidationReport, detect_engine, read_results
 
@@ -221,3 +224,152 @@ def test_validate_spark_staged_orders_passes(qc: QualityContext, spark: Any, sta
     assert report.engine == "spark"
     assert report.success, report.frame(failed_only=True).to_string()
     assert report.rows == len(staged) and report.evaluated == 39
+
+
+# --- nullable dtypes, the checkpoint cache, tables and plots ---------------------------------------------------
+def test_nullable_extension_dtypes_meet_their_logical_type(qc: QualityContext, raw: pd.DataFrame) -> None:
+    # GX resolves type names with getattr(pd, name): "Int64" matched nothing, so a nullable integer
+    # column failed its type check as well as the null check
+    df = raw.astype({"order_id": "Int64", "customer_id": "Int64", "total_amount": "Float64"})
+    assert qc.validate(df, load_contract("orders_raw")).success
+    df.loc[4, "customer_id"] = pd.NA
+    report = qc.validate(df, load_contract("orders_raw"))
+    assert report.failed_expectations == [("expect_column_values_to_not_be_null", "customer_id")]
+
+
+def test_gx_info_loggers_are_capped() -> None:
+    import logging
+
+    from platform_kit.quality._gx import import_gx
+
+    import_gx()
+    # GX sets this one to INFO itself; a CLI's root handler printed "Created temporary directory" per context
+    assert logging.getLogger("great_expectations.data_context.types.base").getEffectiveLevel() >= logging.WARNING
+
+
+def test_checkpoint_is_reused_until_the_contract_changes(qc: QualityContext, raw: pd.DataFrame) -> None:
+    contract = load_contract("orders_raw")
+    qc.validate(raw.head(40), contract)
+    first = qc._checkpoints[("orders_raw", "pandas")][1]
+    qc.validate(raw.head(40), load_contract("orders_raw"))  # an equal contract: same checkpoint
+    assert qc._checkpoints[("orders_raw", "pandas")][1] is first
+    data = contract.to_dict()
+    next(c for c in data["columns"] if c["name"] == "total_amount")["max"] = 10.0
+    stricter = DataContract.model_validate(data)
+    report = qc.validate(raw.head(40), stricter)  # same name, new rule: the suite is refreshed
+    assert ("expect_column_values_to_be_between", "total_amount") in report.failed_expectations
+    assert qc.validate(raw.head(40), contract).success
+
+
+def test_contracts_and_expectation_tables() -> None:
+    contracts = {n: load_contract(n) for n in ("orders_raw", "orders_staged", "customer_features")}
+    table = kv.contracts_table(contracts)
+    assert table["expectations"].to_dict() == {"orders_raw": 36, "orders_staged": 39, "customer_features": 35}
+    assert table.loc["customer_features", "owner"] == "ml-features"
+    expectations = kv.expectation_table(contracts["orders_raw"])
+    assert len(expectations) == 36 and list(expectations.columns) == ["expectation", "column", "rule", "arguments"]
+    row = expectations[expectations["rule"] == "columns.status.allowed_values"].iloc[0]
+    assert row["expectation"] == "expect_column_values_to_be_in_set" and "delivered" in row["arguments"]
+
+
+def test_plot_reports_from_reports_and_history(qc: QualityContext, raw: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reports = [qc.validate(raw.head(30), load_contract("orders_raw")),
+               qc.validate(_unknown_status(raw.copy()), load_contract("orders_raw"), stage="bad")]
+    frame = kv.runs_frame(reports, labels=["good", "bad"])
+    assert list(frame["passed"]) == [36, 35] and list(frame["failed"]) == [0, 1]
+    axes = kv.plot_reports(reports)
+    assert len(axes) == 2 and len(axes[0].patches) == 4 and axes[1].get_xscale() == "log"
+    assert qc.results_path is not None
+    assert len(kv.runs_frame(read_results(qc.results_path))) >= 2
+    _, ax = plt.subplots()
+    assert kv.plot_reports(reports, ax=ax) is ax
+    plt.close("all")
+    with pytest.raises(InputError, match="one label per run"):
+        kv.runs_frame(reports, labels=["one"])
+    with pytest.raises(InputError, match="ValidationReport"):
+        kv.runs_frame([1, 2])
+    with pytest.raises(InputError, match="no runs"):
+        kv.runs_frame(pd.DataFrame(columns=["contract", "stage", "engine", "evaluated", "failed", "rows", "seconds"]))
+
+
+# --- corrupted batches on purpose -------------------------------------------------------------------------------
+_BREAKS = [
+    kv.Break("null customer", "null", "customer_id"),
+    kv.Break("negative amount", "value", "total_amount", lambda v: -v),
+    kv.Break("unknown status", "value", "status", "lost_in_transit"),
+    kv.Break("repeated id", "duplicate", "order_id"),
+    kv.Break("amount as text", "type", "total_amount", lambda s: s.map(lambda v: f"{v:.2f}")),
+    kv.Break("no channel", "drop", "channel"),
+]
+
+
+def test_corrupt_applies_each_break_at_its_own_rows(raw: pd.DataFrame) -> None:
+    bad = kv.corrupt(raw, _BREAKS[:4], seed=3)
+    rows = [r for label in ("null customer", "negative amount", "unknown status", "repeated id")
+            for r in bad.rows[label]]
+    assert len(rows) == len(set(rows)) == 5
+    (null_at,), (neg_at,) = bad.rows["null customer"], bad.rows["negative amount"]
+    assert bad.frame["customer_id"].dtype == "Int64" and pd.isna(bad.frame.at[null_at, "customer_id"])
+    assert bad.frame.at[neg_at, "total_amount"] == -raw.at[neg_at, "total_amount"]
+    at, source = bad.rows["repeated id"]
+    assert bad.frame.at[at, "order_id"] == raw.at[source, "order_id"]
+    assert (bad.frame.drop(index=rows) == raw.drop(index=rows).astype({"customer_id": "Int64"})).all().all()
+    assert kv.corrupt(raw, _BREAKS[:4], seed=3).rows == bad.rows  # seeded
+    whole = kv.corrupt(raw, _BREAKS[4:]).frame
+    assert "channel" not in whole.columns and whole["total_amount"].map(type).eq(str).all()
+    pd.testing.assert_frame_equal(raw, generate_table("orders", "tiny", 42))  # the input is untouched
+
+
+@pytest.mark.parametrize(("breaks", "message"), [
+    ([kv.Break("x", "null", "nope")], "lacks"),
+    ([kv.Break("x", "null", "status"), kv.Break("x", "null", "region")], "repeat"),
+    ([kv.Break("x", "value", "order_id", "text")], "changes the dtype"),
+    (["not a break"], "Break objects"),
+])
+def test_corrupt_rejects_bad_breaks(raw: pd.DataFrame, breaks: list[Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        kv.corrupt(raw, breaks)
+
+
+def test_break_rejects_bad_fields(raw: pd.DataFrame) -> None:
+    with pytest.raises(InputError, match="unknown break kind"):
+        kv.Break("x", "shuffle", "status")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="sets no value"):
+        kv.Break("x", "value", "status")
+    with pytest.raises(InputError, match="function"):
+        kv.Break("x", "type", "status", "str")
+    with pytest.raises(InputError, match="need 3 rows"):
+        kv.corrupt(raw.head(2), [kv.Break("a", "null", "status"), kv.Break("b", "duplicate", "order_id")])
+    with pytest.raises(InputError, match="pandas DataFrame"):
+        kv.corrupt([1], [])  # type: ignore[arg-type]
+
+
+def test_catch_breaks_attributes_each_break_and_sees_silent_ones_slip(raw: pd.DataFrame) -> None:
+    silent = kv.Break("amount doubled", "value", "total_amount", lambda v: v * 2)  # still within 0..1,000,000
+    report = kv.catch_breaks(load_contract("orders_raw"), raw, [*_BREAKS, silent])
+    assert report.clean_passed and report.clean_failures == ()
+    caught = {r.label: r.caught_by for r in report.results}
+    assert caught["null customer"] == ("expect_column_values_to_not_be_null(customer_id)",)
+    assert caught["negative amount"] == ("expect_column_values_to_be_between(total_amount)",)
+    assert caught["unknown status"] == ("expect_column_values_to_be_in_set(status)",)
+    assert caught["repeated id"] == ("expect_column_values_to_be_unique(order_id)",)
+    assert "expect_column_values_to_be_in_type_list(total_amount)" in caught["amount as text"]
+    assert "expect_column_to_exist(channel)" in caught["no channel"]
+    assert [r.label for r in report.missed] == ["amount doubled"]
+    assert report.summary().endswith("6/7 breaks caught; missed: amount doubled")
+    assert list(report.frame()["caught"]) == [True] * 6 + [False]
+
+
+def test_catch_breaks_reports_a_failing_clean_batch(raw: pd.DataFrame) -> None:
+    data = load_contract("orders_raw").to_dict()
+    next(c for c in data["columns"] if c["name"] == "channel")["allowed_values"] = ["web"]
+    report = kv.catch_breaks(DataContract.model_validate(data), raw, _BREAKS[5:])
+    assert not report.clean_passed and "CLEAN batch fails" in report.summary()
+    assert [(o.expectation, o.column) for o in report.clean_failures] == [("expect_column_values_to_be_in_set",
+                                                                           "channel")]
+    assert suite_outcomes(load_contract("orders_raw"), raw.head(10))[0].success
