@@ -6,7 +6,8 @@ Spark. Each area is its own module, imported on first use::
 
     contract    DataContract loaded from YAML (load_contract), bundled example contracts
     validate    GX 1.x suites from a contract, checkpoints per stage, reports, Data Docs
-    pipeline    the small orders pipeline the lab validates (raw -> staged -> features)
+    pipeline    the small orders pipeline the lab validates (raw -> staged -> features); rejects
+                with their reason (stage_orders_with_rejects)
     drift       PSI/KS for numbers, chi-square/Jensen-Shannon for categories, pair checks
     corruption  seeded silent-corruption injectors and detector scoring (precision/recall)
     history     a labelled, seasonal metrics history of a table (loads, rows, null rates)
