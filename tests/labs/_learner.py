@@ -66,6 +66,29 @@ def executed_solution(notebook: Path, check_log: Path, timeout: int = 600) -> It
         os.environ.pop("WORKBENCH_CHECK_LOG", None)
 
 
+def solution_fixture(notebook: Path, timeout: int = 600) -> Any:
+    """A module-scoped fixture that executes ``notebook`` once, its checks logged to a temporary file.
+
+    Assign it in a lab's test module (``solution = solution_fixture(SOLUTION)``); it yields
+    ``(testbook client, check log)``.
+    """
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def solution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+        log = tmp_path_factory.mktemp("checks") / "solution.jsonl"
+        with executed_solution(notebook, log, timeout) as tb:
+            yield tb, log
+
+    return solution
+
+
+def assert_key_result(solution: tuple[Any, Path], expression: str) -> None:
+    """``expression`` is truthy in the executed solution's kernel."""
+    tb, _ = solution
+    assert tb.value(f"bool({expression})") is True, expression
+
+
 def assert_every_check_passed(check_log: Path, exercises: set[str]) -> None:
     """The last result of each exercise in ``check_log`` passed, and exactly ``exercises`` were checked."""
     results = [json.loads(line) for line in check_log.read_text().splitlines() if line.strip()]

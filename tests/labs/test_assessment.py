@@ -9,8 +9,9 @@ import pytest
 
 from tests.labs._learner import (
     assert_every_check_passed,
+    assert_key_result,
     assert_learner_checks_not_attempted,
-    executed_solution,
+    solution_fixture,
 )
 
 pytest.importorskip("testbook")
@@ -93,17 +94,12 @@ KEY_RESULTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def solution(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    log = tmp_path_factory.mktemp("checks") / "solution.jsonl"
-    with executed_solution(SOLUTION, log) as tb:
-        yield tb, log
+solution = solution_fixture(SOLUTION)
 
 
 @pytest.mark.parametrize("expression", KEY_RESULTS)
 def test_assessment_solution_key_result(solution, expression: str) -> None:  # type: ignore[no-untyped-def]
-    tb, _ = solution
-    assert tb.value(f"bool({expression})") is True, expression
+    assert_key_result(solution, expression)
 
 
 def test_assessment_solution_passes_all_eight_checks(solution) -> None:  # type: ignore[no-untyped-def]
